@@ -1,0 +1,104 @@
+"""e-Cabinet: paperless cabinet meetings.
+
+``create_app()`` builds the Flask application: settings from the environment
+(:mod:`cabinet.config`), extensions, blueprints, socket handlers and CLI commands.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from cabinet.config import build_config
+from cabinet.core.database import install_sqlite_tuning
+from cabinet.extensions import babel, csrf, db, limiter, login_manager, migrate, socketio
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Application factory. ``test_config`` overrides settings (tests, tools)."""
+    instance_path = Path(os.environ.get("CABINET_INSTANCE_PATH", PROJECT_ROOT / "instance"))
+    app = Flask(
+        __name__,
+        instance_path=str(instance_path),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.from_mapping(build_config(instance_path))
+    if test_config:
+        app.config.from_mapping(test_config)
+    instance_path.mkdir(parents=True, exist_ok=True)
+
+    install_sqlite_tuning()
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+    from cabinet import i18n
+
+    babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
+    i18n.register(app)
+
+    from cabinet.auth import web as auth_web
+
+    login_manager.init_app(app)
+    auth_web.configure_login_manager(app)
+
+    socketio.init_app(
+        app,
+        message_queue=app.config["REDIS_URL"],
+        async_mode=app.config["SOCKETIO_ASYNC_MODE"],
+        # Same origin only: the tablets load the page from this server.
+        cors_allowed_origins=None,
+        manage_session=False,
+    )
+
+    from cabinet.core.http import register_error_handlers
+    from cabinet.core.security import register_security_headers
+
+    register_error_handlers(app)
+    register_security_headers(app)
+
+    _register_blueprints(app)
+    _register_socket_handlers()
+    _register_cli(app)
+    _import_models()
+    return app
+
+
+def _import_models() -> None:
+    """Import every model module so metadata (and Alembic) sees every table."""
+    from cabinet.audit import models as _audit  # noqa: F401
+    from cabinet.auth import models as _auth  # noqa: F401
+    from cabinet.users import models as _users  # noqa: F401
+
+
+def _register_blueprints(app: Flask) -> None:
+    from cabinet.account.routes import bp as account_bp
+    from cabinet.api import bp as api_bp
+    from cabinet.audit.routes import bp as audit_bp
+    from cabinet.auth.routes import bp as auth_bp
+    from cabinet.main.routes import bp as main_bp
+    from cabinet.users.routes import bp as users_bp
+
+    for blueprint in (main_bp, auth_bp, account_bp, users_bp, audit_bp, api_bp):
+        app.register_blueprint(blueprint)
+    csrf.exempt(api_bp)  # the API takes bearer tokens only, never cookies: no CSRF exposure
+
+
+def _register_socket_handlers() -> None:
+    from cabinet.live import events  # noqa: F401  (registers handlers on import)
+
+
+def _register_cli(app: Flask) -> None:
+    from cabinet.audit.cli import audit_cli
+    from cabinet.demo import demo_command
+    from cabinet.users.cli import user_cli
+
+    app.cli.add_command(user_cli)
+    app.cli.add_command(audit_cli)
+    app.cli.add_command(demo_command)

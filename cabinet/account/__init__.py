@@ -1,0 +1,1 @@
+"""A user's own settings: password, two-step verification, API tokens, language."""

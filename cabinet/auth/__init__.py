@@ -1,0 +1,1 @@
+"""Proving who someone is: passwords, second factor, lockout, sessions and API tokens."""

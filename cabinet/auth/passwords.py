@@ -1,0 +1,42 @@
+"""Password hashing with Argon2id (argon2-cffi's recommended parameters)."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+_hasher = PasswordHasher()
+
+# Verified against when the username is unknown, so that a wrong username takes as long
+# as a wrong password and response times do not reveal which accounts exist.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+MIN_LENGTH = 10
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)
+
+
+def password_problem(password: str, *, username: str = "") -> str | None:
+    """Return why ``password`` is unacceptable, or None. Messages are user-facing."""
+    from flask_babel import gettext as _
+
+    if len(password) < MIN_LENGTH:
+        return _("The password must have at least %(n)d characters.", n=MIN_LENGTH)
+    if username and username.lower() in password.lower():
+        return _("The password must not contain the username.")
+    if len(set(password)) < 5:
+        return _("The password is too simple: use more different characters.")
+    return None

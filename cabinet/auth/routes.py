@@ -1,0 +1,124 @@
+"""Login (password, then the second factor when enrolled) and logout pages."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from cabinet.auth import service
+from cabinet.auth.forms import LoginForm, OtpForm
+from cabinet.auth.web import load_user_from_session_id
+from cabinet.core.errors import DomainError
+from cabinet.core.timeutil import utcnow
+from cabinet.extensions import limiter
+
+bp = Blueprint("auth", __name__)
+
+PENDING_OTP_MINUTES = 5
+
+
+def _login_limit() -> str:
+    return current_app.config["CABINET_LOGIN_RATE_LIMIT"]
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site relative paths: never an open redirect to another host."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+            return target
+    return url_for("main.home")
+
+
+def _finish_login(user, next_url: str | None):
+    service.complete_login(user)
+    # A new session for a new login: nothing from before survives (session fixation).
+    session.clear()
+    login_user(user)
+    session.permanent = True
+    session["login_at"] = utcnow().isoformat()
+    if user.must_change_password:
+        flash(_("Please choose a new password before you continue."), "warning")
+        return redirect(url_for("account.password"))
+    return redirect(_safe_next(next_url))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.home"))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = service.check_password(form.username.data, form.password.data)
+        except DomainError as exc:
+            flash(exc.message, "error")
+            status = exc.status
+        else:
+            service.rehash_if_needed(user, form.password.data)
+            next_url = request.args.get("next")
+            if user.totp_enabled:
+                session.clear()
+                session["pending_user"] = user.get_id()
+                session["pending_at"] = utcnow().isoformat()
+                session["pending_next"] = next_url
+                return redirect(url_for("auth.verify"))
+            return _finish_login(user, next_url)
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/login/verify", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def verify():
+    pending = session.get("pending_user")
+    started = session.get("pending_at")
+    user = load_user_from_session_id(pending) if pending else None
+    expired = started is None or utcnow() - datetime.fromisoformat(started) > timedelta(
+        minutes=PENDING_OTP_MINUTES)
+    if user is None or expired:
+        session.clear()
+        flash(_("Please log in again."), "info")
+        return redirect(url_for("auth.login"))
+    form = OtpForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            service.check_otp(user, form.code.data)
+        except DomainError as exc:
+            flash(exc.message, "error")
+            status = exc.status
+            if exc.status == 429:
+                session.clear()
+                return redirect(url_for("auth.login"))
+        else:
+            return _finish_login(user, session.get("pending_next"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/verify.html", form=form, user=user), status
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    service.record_logout(current_user._get_current_object())
+    logout_user()
+    session.clear()
+    flash(_("You have logged out."), "info")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,98 @@
+"""Settings, read from environment variables, with defaults that make the embedded
+(single-process, SQLite) mode work with no configuration at all.
+
+Every legal number the domain depends on lives in :mod:`cabinet.rules`, not here:
+this module is about running the software, not about the law.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def load_or_create_secret_key(instance_path: Path) -> str:
+    """Return the signing key kept in ``instance/secret_key``, creating it on first run.
+
+    The key is never a constant in the code: a fresh installation generates its own,
+    and the file is readable by its owner only.
+    """
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    # O_EXCL: two workers starting at once must not end up with different keys.
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return key_file.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def build_config(instance_path: Path) -> dict:
+    """Collect the settings for one application instance."""
+    default_db = f"sqlite:///{instance_path / 'cabinet.sqlite3'}"
+    database_url = os.environ.get("DATABASE_URL", default_db)
+    # Heroku-style URLs name the driver "postgres"; SQLAlchemy wants psycopg 3 spelled out.
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgres://") :]
+    elif database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
+
+    secret_key = os.environ.get("SECRET_KEY") or load_or_create_secret_key(instance_path)
+    behind_tls = _env_bool("CABINET_HTTPS", False)
+
+    return {
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        # Uploads are streamed to disk by later features; this caps any request body.
+        "MAX_CONTENT_LENGTH": _env_int("CABINET_MAX_UPLOAD_MB", 100) * 1024 * 1024,
+        # JSON bodies are small; anything larger is refused with 413 before parsing.
+        "CABINET_MAX_JSON_BYTES": _env_int("CABINET_MAX_JSON_KB", 256) * 1024,
+        # Sessions: an idle session ends after SESSION_IDLE_MINUTES; any session ends
+        # SESSION_MAX_HOURS after login, whatever the activity.
+        "PERMANENT_SESSION_LIFETIME": timedelta(minutes=_env_int("CABINET_SESSION_IDLE_MINUTES", 60)),
+        "SESSION_REFRESH_EACH_REQUEST": True,
+        "CABINET_SESSION_MAX_HOURS": _env_int("CABINET_SESSION_MAX_HOURS", 12),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": behind_tls,
+        "SESSION_COOKIE_NAME": "cabinet_session",
+        "REMEMBER_COOKIE_DURATION": timedelta(seconds=0),
+        "CABINET_HTTPS": behind_tls,
+        # Login throttling: after LOCKOUT_THRESHOLD failures the account is locked for
+        # LOCKOUT_MINUTES (stored in the database, so every worker agrees).
+        "CABINET_LOCKOUT_THRESHOLD": _env_int("CABINET_LOCKOUT_THRESHOLD", 5),
+        "CABINET_LOCKOUT_MINUTES": _env_int("CABINET_LOCKOUT_MINUTES", 15),
+        # Per-address limit on the login and token endpoints, on top of the account lockout.
+        "CABINET_LOGIN_RATE_LIMIT": os.environ.get("CABINET_LOGIN_RATE_LIMIT", "30 per minute"),
+        "CABINET_TOKEN_HOURS": _env_int("CABINET_TOKEN_HOURS", 12),
+        "CABINET_ORG_NAME": os.environ.get("CABINET_ORG_NAME", "CHÍNH PHỦ"),
+        "CABINET_TIMEZONE": os.environ.get("CABINET_TIMEZONE", "Asia/Ho_Chi_Minh"),
+        "BABEL_DEFAULT_LOCALE": "vi",
+        "BABEL_DEFAULT_TIMEZONE": os.environ.get("CABINET_TIMEZONE", "Asia/Ho_Chi_Minh"),
+        "CABINET_LANGUAGES": {"vi": "Tiếng Việt", "en": "English"},
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+        "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "SOCKETIO_ASYNC_MODE": os.environ.get("CABINET_ASYNC_MODE") or None,
+    }

@@ -1,0 +1,1 @@
+"""Pieces every domain module shares: errors, time, the database session helpers."""

@@ -1,0 +1,89 @@
+"""One mapping from errors to answers: JSON ``{"error": {...}}`` for the API, a page otherwise."""
+
+from __future__ import annotations
+
+from flask import Flask, g, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from cabinet.core.errors import DomainError, TooManyRequests
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or (
+        request.accept_mimetypes.best == "application/json" and not request.accept_mimetypes.accept_html
+    )
+
+
+def _http_message(exc: HTTPException) -> tuple[str, str]:
+    """A person-readable, translated message and a stable code for a Werkzeug error."""
+    messages = {
+        400: ("bad_request", _("The request could not be understood.")),
+        401: ("unauthenticated", _("Please log in first.")),
+        403: ("forbidden", _("You are not allowed to do this.")),
+        404: ("not_found", _("This page or object does not exist, or you may not see it.")),
+        405: ("method_not_allowed", _("This action is not available here.")),
+        413: ("payload_too_large", _("The data sent is too large.")),
+        415: ("unsupported_media_type", _("Send the data as JSON (Content-Type: application/json).")),
+        429: ("too_many_requests", _("Too many requests. Please wait a moment and try again.")),
+    }
+    code, message = messages.get(exc.code or 500, ("error", _("Something went wrong on our side.")))
+    return code, message
+
+
+def error_response(status: int, code: str, message: str, details=None, headers=None):
+    if wants_json():
+        body = {"error": {"code": code, "message": message}}
+        if details is not None:
+            body["error"]["details"] = details
+        response = jsonify(body)
+    else:
+        response = render_template("errors/error.html", status=status, message=message,
+                                   details=details)
+    if isinstance(response, str):
+        from flask import make_response
+
+        response = make_response(response)
+    response.status_code = status
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def _domain(exc: DomainError):
+        headers = {}
+        if isinstance(exc, TooManyRequests) and exc.retry_after:
+            headers["Retry-After"] = str(exc.retry_after)
+        if exc.status == 401 and wants_json():
+            headers["WWW-Authenticate"] = 'Bearer realm="e-Cabinet"'
+        return error_response(exc.status, exc.code, exc.message, exc.details, headers)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError):
+        return error_response(400, "csrf_failed",
+                              _("The form has expired or was not sent from this site. "
+                                "Reload the page and try again."))
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        code, message = _http_message(exc)
+        headers = {}
+        if exc.code == 429:
+            retry = getattr(exc, "retry_after", None) or g.get("view_rate_limit_reset")
+            headers["Retry-After"] = str(retry or 60)
+        if exc.code == 405 and exc.valid_methods:
+            headers["Allow"] = ", ".join(exc.valid_methods)
+        return error_response(exc.code or 500, code, message, headers=headers)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        from cabinet.extensions import db
+
+        db.session.rollback()
+        return error_response(500, "internal_error",
+                              _("Something went wrong on our side. The error was logged; "
+                                "please try again or contact the administrator."))

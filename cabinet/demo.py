@@ -1,0 +1,76 @@
+"""``flask --app app demo``: a demo cabinet to try the product with. Idempotent.
+
+The people are fictional; the ministries are real names of Vietnam's Government bodies.
+"""
+
+from __future__ import annotations
+
+import click
+from sqlalchemy import func, select
+
+from cabinet.extensions import db
+from cabinet.users import service
+from cabinet.users.models import User
+
+DEMO_PASSWORD = "ecabinet-demo-2026"
+
+# username, full name, title, organisation, role, clearance
+DEMO_PEOPLE: list[tuple[str, str, str, str, str, str]] = [
+    ("admin", "Lê Hoàng Nam", "Quản trị hệ thống", "Văn phòng Chính phủ", "admin", "none"),
+    ("thuky", "Trần Thị Thu Hà", "Chuyên viên chính, Thư ký phiên họp", "Văn phòng Chính phủ",
+     "secretariat", "tuyet_mat"),
+    ("vanthu", "Đỗ Minh Khoa", "Chuyên viên, Văn thư", "Văn phòng Chính phủ", "secretariat", "mat"),
+    ("thutuong", "Phạm Quốc Hưng", "Thủ tướng Chính phủ", "Chính phủ", "member", "tuyet_mat"),
+    ("ptt.kinhte", "Vũ Đức Thắng", "Phó Thủ tướng Thường trực", "Chính phủ", "member", "tuyet_mat"),
+    ("ptt.xahoi", "Hoàng Thị Lan", "Phó Thủ tướng", "Chính phủ", "member", "tuyet_mat"),
+    ("ptt.hatang", "Bùi Văn Quyết", "Phó Thủ tướng", "Chính phủ", "member", "tuyet_mat"),
+    ("bt.quocphong", "Ngô Xuân Trường", "Bộ trưởng", "Bộ Quốc phòng", "member", "tuyet_mat"),
+    ("bt.congan", "Đặng Hữu Phúc", "Bộ trưởng", "Bộ Công an", "member", "tuyet_mat"),
+    ("bt.ngoaigiao", "Lý Thị Mai Anh", "Bộ trưởng", "Bộ Ngoại giao", "member", "tuyet_mat"),
+    ("bt.noivu", "Trịnh Công Danh", "Bộ trưởng", "Bộ Nội vụ", "member", "toi_mat"),
+    ("bt.tuphap", "Phan Thị Ngọc Diệp", "Bộ trưởng", "Bộ Tư pháp", "member", "toi_mat"),
+    ("bt.taichinh", "Hồ Quang Vinh", "Bộ trưởng", "Bộ Tài chính", "member", "toi_mat"),
+    ("bt.congthuong", "Lương Văn Tài", "Bộ trưởng", "Bộ Công Thương", "member", "toi_mat"),
+    ("bt.nongnghiep", "Đinh Thị Hồng Nhung", "Bộ trưởng", "Bộ Nông nghiệp và Môi trường",
+     "member", "toi_mat"),
+    ("bt.xaydung", "Tạ Minh Tuấn", "Bộ trưởng", "Bộ Xây dựng", "member", "toi_mat"),
+    ("bt.vanhoa", "Châu Thị Bích Ngọc", "Bộ trưởng", "Bộ Văn hóa, Thể thao và Du lịch",
+     "member", "mat"),
+    ("bt.khcn", "Mạc Đăng Khoa", "Bộ trưởng", "Bộ Khoa học và Công nghệ", "member", "toi_mat"),
+    ("bt.giaoduc", "Kiều Văn Sơn", "Bộ trưởng", "Bộ Giáo dục và Đào tạo", "member", "mat"),
+    ("bt.yte", "Tôn Nữ Thanh Thủy", "Bộ trưởng", "Bộ Y tế", "member", "mat"),
+    ("cn.vpcp", "Âu Dương Khải", "Bộ trưởng, Chủ nhiệm", "Văn phòng Chính phủ", "member", "tuyet_mat"),
+    ("tt.thanhtra", "Quách Văn Lộc", "Tổng Thanh tra Chính phủ", "Thanh tra Chính phủ",
+     "member", "toi_mat"),
+    ("td.nganhang", "Giang Thị Phương", "Thống đốc", "Ngân hàng Nhà nước Việt Nam", "member", "toi_mat"),
+    ("khach.vksnd", "Lâm Hữu Nghĩa", "Phó Viện trưởng", "Viện Kiểm sát nhân dân tối cao",
+     "guest", "none"),
+]
+
+
+def load_demo() -> tuple[list[User], list[str]]:
+    """Create the demo accounts that do not exist yet. Returns (created, already there)."""
+    created, existing = [], []
+    for username, full_name, title, organisation, role, clearance in DEMO_PEOPLE:
+        if db.session.scalar(select(User.id).where(func.lower(User.username) == username)):
+            existing.append(username)
+            continue
+        data = service.UserData(username=username, full_name=full_name, title=title,
+                                organisation=organisation, role=role, clearance=clearance,
+                                locale="vi")
+        created.append(service.create_user(None, data, DEMO_PASSWORD))
+    return created, existing
+
+
+@click.command("demo")
+def demo_command() -> None:
+    """Load a demo cabinet (Prime Minister, deputies, ministers, secretariat, admin)."""
+    created, existing = load_demo()
+    if created:
+        click.echo(f"Created {len(created)} demo accounts. Password for each (shown once): "
+                   f"{DEMO_PASSWORD}")
+        for user in created:
+            click.echo(f"  {user.username:<16} {user.role:<12} {user.full_name} — {user.title}, "
+                       f"{user.organisation}")
+    if existing:
+        click.echo(f"{len(existing)} demo accounts were already there and were left unchanged.")

@@ -1,0 +1,64 @@
+"""Language and time zone: Vietnamese first, English second; times shown in Hà Nội time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app, request, session
+from flask_babel import format_datetime, get_locale
+from flask_login import current_user
+
+from cabinet.core.timeutil import utcnow
+
+SUPPORTED = ("vi", "en")
+
+
+def select_locale() -> str:
+    if request.path.startswith("/api/"):
+        return request.accept_languages.best_match(SUPPORTED) or current_app.config["BABEL_DEFAULT_LOCALE"]
+    chosen = session.get("lang")
+    if chosen in SUPPORTED:
+        return chosen
+    if current_user and current_user.is_authenticated and current_user.locale in SUPPORTED:
+        return current_user.locale
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def select_timezone() -> str:
+    return current_app.config["CABINET_TIMEZONE"]
+
+
+def local(value: datetime) -> datetime:
+    return value.astimezone(ZoneInfo(current_app.config["CABINET_TIMEZONE"]))
+
+
+def long_date(value: datetime | None) -> str:
+    """``ngày 05 tháng 3 năm 2026`` in Vietnamese (Nghị định 30/2020 style), a long date in English."""
+    if value is None:
+        return ""
+    value = local(value)
+    if str(get_locale()) == "vi":
+        # Day and month below 10 get a leading zero for days, none for months (NĐ 30/2020).
+        return f"ngày {value.day:02d} tháng {value.month} năm {value.year}"
+    return format_datetime(value, "d MMMM yyyy")
+
+
+def short_datetime(value: datetime | None) -> str:
+    """``14:05 05/03/2026`` in Vietnamese, ``05/03/2026 14:05`` style in English."""
+    if value is None:
+        return ""
+    value = local(value)
+    if str(get_locale()) == "vi":
+        return value.strftime("%H:%M %d/%m/%Y")
+    return value.strftime("%d %b %Y, %H:%M")
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.filters["long_date"] = long_date
+    app.jinja_env.filters["dt"] = short_datetime
+
+    @app.context_processor
+    def _languages():
+        return {"languages": app.config["CABINET_LANGUAGES"], "current_locale": str(get_locale()),
+                "now_utc": utcnow}

@@ -1,0 +1,1 @@
+"""Real time over Socket.IO: authentication of connections now; meeting rooms later."""

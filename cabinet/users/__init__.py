@@ -1,0 +1,1 @@
+"""People: accounts, roles, clearances, and the admin pages that manage them."""

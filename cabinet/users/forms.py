@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
+
+from cabinet.users.models import CLEARANCE_LABELS, ROLE_LABELS
+
+
+def _role_choices():
+    return [(role.value, label) for role, label in ROLE_LABELS.items()]
+
+
+def _clearance_choices():
+    return [(level.value, label) for level, label in CLEARANCE_LABELS.items()]
+
+
+class UserForm(FlaskForm):
+    """Profile, role and clearance; the username only when creating."""
+
+    username = StringField(_l("Username"), validators=[Optional(), Length(max=64)],
+                           render_kw={"autocapitalize": "none", "spellcheck": "false"})
+    full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
+    title = StringField(_l("Title (chức vụ)"), validators=[Length(max=200)])
+    organisation = StringField(_l("Organisation"), validators=[Length(max=200)])
+    email = StringField(_l("E-mail"), validators=[Optional(), Length(max=254)],
+                        render_kw={"type": "email"})
+    role = SelectField(_l("Role"), choices=_role_choices)
+    clearance = SelectField(_l("Clearance"), choices=_clearance_choices)
+    locale = SelectField(_l("Language"), choices=[("", "—"), ("vi", "Tiếng Việt"), ("en", "English")])
+
+
+class NewUserForm(UserForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)],
+                           render_kw={"autocapitalize": "none", "spellcheck": "false"})
+    password = PasswordField(_l("Initial password"), validators=[DataRequired(), Length(max=256)],
+                             render_kw={"autocomplete": "new-password"})
+    must_change_password = BooleanField(_l("Must change it at first login"), default=True)
+
+
+class ResetPasswordForm(FlaskForm):
+    reset_totp = BooleanField(_l("Also turn off two-step verification (lost phone)"))
