@@ -48,6 +48,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     auth_web.configure_login_manager(app)
 
+    # Handlers must be declared before the first init_app: Flask-SocketIO copies its list of
+    # handlers into each new server, but a handler declared after that goes to one server only.
+    _register_socket_handlers()
+    # The extension object outlives one app (tests, tools build several): forget the previous
+    # app's message queue, or an app without REDIS_URL would inherit it.
+    socketio.server_options.pop("client_manager", None)
     socketio.init_app(
         app,
         message_queue=app.config["REDIS_URL"],
@@ -64,7 +70,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_security_headers(app)
 
     _register_blueprints(app)
-    _register_socket_handlers()
     _register_cli(app)
     _import_models()
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import format_datetime, get_locale
 from flask_login import current_user
 
@@ -15,6 +15,8 @@ SUPPORTED = ("vi", "en")
 
 
 def select_locale() -> str:
+    if not has_request_context():  # command line, background jobs
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     if request.path.startswith("/api/"):
         return request.accept_languages.best_match(SUPPORTED) or current_app.config["BABEL_DEFAULT_LOCALE"]
     chosen = session.get("lang")
@@ -33,14 +35,20 @@ def local(value: datetime) -> datetime:
     return value.astimezone(ZoneInfo(current_app.config["CABINET_TIMEZONE"]))
 
 
+def vietnamese_date(value: datetime) -> str:
+    """The date line of Nghị định 30/2020, Phụ lục I: days below 10 and the months
+    January and February take a leading zero (``ngày 05 tháng 3``, ``ngày 20 tháng 02``)."""
+    month = f"{value.month:02d}" if value.month < 3 else str(value.month)
+    return f"ngày {value.day:02d} tháng {month} năm {value.year}"
+
+
 def long_date(value: datetime | None) -> str:
     """``ngày 05 tháng 3 năm 2026`` in Vietnamese (Nghị định 30/2020 style), a long date in English."""
     if value is None:
         return ""
     value = local(value)
     if str(get_locale()) == "vi":
-        # Day and month below 10 get a leading zero for days, none for months (NĐ 30/2020).
-        return f"ngày {value.day:02d} tháng {value.month} năm {value.year}"
+        return vietnamese_date(value)
     return format_datetime(value, "d MMMM yyyy")
 
 

@@ -13,7 +13,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+
+# Before the app is imported: argon2's cheapest profile, meant for test suites.
+os.environ.setdefault("CABINET_PASSWORD_PROFILE", "CHEAPEST")
 import sqlalchemy as sa
+from flask import has_app_context
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from cabinet import create_app
@@ -34,10 +39,29 @@ BASE_TEST_CONFIG = {
 }
 
 
+class FreshContextClient(FlaskClient):
+    """A test client whose every request runs in its own application context.
+
+    Flask reuses an already pushed app context for a request, so without this the test's
+    context (and its ``g``: Flask-Login's cached user, the CSRF token, the database session)
+    would leak from one request, or one simulated device, to the next.
+    """
+
+    def open(self, *args, **kwargs):
+        # End the test's own transaction first: its changes become visible to the request,
+        # it releases SQLite's write lock, and objects reload fresh data after the response.
+        if has_app_context():
+            db.session.commit()
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 def _make_app(database_url: str, instance: Path, **overrides):
     os.environ["CABINET_INSTANCE_PATH"] = str(instance)
     config = {**BASE_TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url, **overrides}
-    return create_app(config)
+    app = create_app(config)
+    app.test_client_class = FreshContextClient
+    return app
 
 
 @pytest.fixture(scope="session")

@@ -57,7 +57,7 @@ def me(user):
 
 
 @operation("GET", "/users", summary="List accounts", tags=["users"], response=UserList,
-           admin=True, errors=(401, 403),
+           admin=True, errors=(401, 403, 422),
            query={"q": {"type": "string", "description": "Search username, name, organisation"},
                   "role": {"type": "string", "enum": ["admin", "secretariat", "member", "guest"]}})
 def list_users(user):

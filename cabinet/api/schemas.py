@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 RoleName = Literal["admin", "secretariat", "member", "guest"]
 ClearanceName = Literal["none", "mat", "toi_mat", "tuyet_mat"]
@@ -13,6 +13,15 @@ ClearanceName = Literal["none", "mat", "toi_mat", "tuyet_mat"]
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_max_length=10_000)
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul_character(cls, value):
+        # PostgreSQL cannot store or even compare a string holding NUL: refuse it here (422)
+        # rather than fail in the database (500).
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain the NUL character")
+        return value
 
 
 class TokenRequest(Strict):

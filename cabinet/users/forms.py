@@ -3,17 +3,18 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from cabinet.users.models import CLEARANCE_LABELS, ROLE_LABELS
 
 
 def _role_choices():
-    return [(role.value, label) for role, label in ROLE_LABELS.items()]
+    return [SelectChoice(role.value, label) for role, label in ROLE_LABELS.items()]
 
 
 def _clearance_choices():
-    return [(level.value, label) for level, label in CLEARANCE_LABELS.items()]
+    return [SelectChoice(level.value, label) for level, label in CLEARANCE_LABELS.items()]
 
 
 class UserForm(FlaskForm):
@@ -28,7 +29,8 @@ class UserForm(FlaskForm):
                         render_kw={"type": "email"})
     role = SelectField(_l("Role"), choices=_role_choices)
     clearance = SelectField(_l("Clearance"), choices=_clearance_choices)
-    locale = SelectField(_l("Language"), choices=[("", "—"), ("vi", "Tiếng Việt"), ("en", "English")])
+    locale = SelectField(_l("Language"), choices=[SelectChoice("", "—"), SelectChoice("vi", "Tiếng Việt"),
+                                                  SelectChoice("en", "English")])
 
 
 class NewUserForm(UserForm):

@@ -23,6 +23,7 @@ from cabinet.users.models import Clearance, Role, User
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 EDITABLE_FIELDS = ("full_name", "title", "organisation", "email", "role", "clearance", "locale")
+_MAX_ID = 2**31 - 1  # the largest value of an INTEGER primary key
 
 
 @dataclass
@@ -46,7 +47,8 @@ def require_admin(actor: User | None) -> None:
 
 def get_user(actor: User, user_id: int) -> User:
     require_admin(actor)
-    user = db.session.get(User, user_id)
+    # An id beyond the INTEGER column's range names no one (and would fail in the database).
+    user = db.session.get(User, user_id) if 0 < user_id <= _MAX_ID else None
     if user is None:
         raise NotFound(_("No user with id %(id)s.", id=user_id))
     return user
@@ -54,6 +56,8 @@ def get_user(actor: User, user_id: int) -> User:
 
 def list_users(actor: User, *, query: str = "", role: str | None = None) -> list[User]:
     require_admin(actor)
+    if "\x00" in query:  # no name holds NUL, and PostgreSQL refuses to compare with it
+        return []
     stmt = select(User).order_by(User.role, User.full_name)
     if query:
         like = f"%{query.lower()}%"
