@@ -9,6 +9,7 @@ from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import format_datetime, get_locale
 from flask_login import current_user
 
+from cabinet.auth.passwords import MIN_LENGTH
 from cabinet.core.timeutil import utcnow
 
 SUPPORTED = ("vi", "en")
@@ -53,13 +54,13 @@ def long_date(value: datetime | None) -> str:
 
 
 def short_datetime(value: datetime | None) -> str:
-    """``14:05 05/03/2026`` in Vietnamese, ``05/03/2026 14:05`` style in English."""
+    """``14:05 05/03/2026`` in Vietnamese, ``5 Mar 2026, 14:05`` in English."""
     if value is None:
         return ""
     value = local(value)
     if str(get_locale()) == "vi":
         return value.strftime("%H:%M %d/%m/%Y")
-    return value.strftime("%d %b %Y, %H:%M")
+    return format_datetime(value, "d MMM yyyy, HH:mm")
 
 
 def register(app: Flask) -> None:
@@ -69,4 +70,4 @@ def register(app: Flask) -> None:
     @app.context_processor
     def _languages():
         return {"languages": app.config["CABINET_LANGUAGES"], "current_locale": str(get_locale()),
-                "now_utc": utcnow}
+                "now_utc": utcnow, "password_min_length": MIN_LENGTH}

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 from flask import Blueprint, current_app, g, request
 from flask_babel import gettext as _

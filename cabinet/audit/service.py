@@ -107,7 +107,8 @@ class VerifyResult:
     head_seq: int | None
     head_hash: str | None
     broken_seq: int | None = None
-    reason: str | None = None
+    reason: str | None = None  # for logs and the command line (English)
+    kind: str | None = None  # "missing", "unlinked" or "altered": the page translates it
 
 
 def verify_chain(batch_size: int = 2000) -> VerifyResult:
@@ -126,13 +127,15 @@ def verify_chain(batch_size: int = 2000) -> VerifyResult:
     for entry in db.session.scalars(stmt):
         if entry.seq != expected_seq:
             return VerifyResult(False, checked, last_seq, expected_prev, expected_seq,
-                                f"entry {expected_seq} is missing (next found: {entry.seq})")
+                                f"entry {expected_seq} is missing (next found: {entry.seq})",
+                                "missing")
         if entry.prev_hash != expected_prev:
             return VerifyResult(False, checked, last_seq, expected_prev, entry.seq,
-                                f"entry {entry.seq} does not link to entry {entry.seq - 1}")
+                                f"entry {entry.seq} does not link to entry {entry.seq - 1}",
+                                "unlinked")
         if compute_hash(entry) != entry.hash:
             return VerifyResult(False, checked, last_seq, expected_prev, entry.seq,
-                                f"entry {entry.seq} was altered after it was written")
+                                f"entry {entry.seq} was altered after it was written", "altered")
         expected_prev = entry.hash
         expected_seq += 1
         last_seq = entry.seq

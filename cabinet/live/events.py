@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 
 from flask import request
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_socketio import disconnect, join_room
 
@@ -55,7 +56,7 @@ def on_connect(auth=None):
     if user is None:
         # python-socketio sends this message to the client as the connect_error reason.
         raise ConnectionRefusedError({"code": "unauthenticated",
-                                      "message": "Log in, or pass auth={'token': ...}."})
+                                      "message": _("Log in first, or connect with an API token.")})
     _connections[request.sid] = user.get_id()
     join_room(user_room(user.id))
 
@@ -70,7 +71,8 @@ def whoami(_data=None):
     """Acknowledge with the connected user: lets a client check its connection is live."""
     user = socket_user()
     if user is None:
-        return {"ok": False, "error": {"code": "unauthenticated", "message": "Session ended."}}
+        return {"ok": False, "error": {"code": "unauthenticated",
+                                       "message": _("Your session has ended. Please log in again.")}}
     return {"ok": True, "user": {"id": user.id, "username": user.username,
                                  "full_name": user.full_name, "role": user.role}}
 

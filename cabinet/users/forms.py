@@ -4,8 +4,9 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.fields import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import Optional
 
+from cabinet.core.forms import max_length, required
 from cabinet.users.models import CLEARANCE_LABELS, ROLE_LABELS
 
 
@@ -20,12 +21,12 @@ def _clearance_choices():
 class UserForm(FlaskForm):
     """Profile, role and clearance; the username only when creating."""
 
-    username = StringField(_l("Username"), validators=[Optional(), Length(max=64)],
+    username = StringField(_l("Username"), validators=[Optional(), max_length(64)],
                            render_kw={"autocapitalize": "none", "spellcheck": "false"})
-    full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
-    title = StringField(_l("Title (chức vụ)"), validators=[Length(max=200)])
-    organisation = StringField(_l("Organisation"), validators=[Length(max=200)])
-    email = StringField(_l("E-mail"), validators=[Optional(), Length(max=254)],
+    full_name = StringField(_l("Full name"), validators=[required(), max_length(200)])
+    title = StringField(_l("Title (chức vụ)"), validators=[max_length(200)])
+    organisation = StringField(_l("Organisation"), validators=[max_length(200)])
+    email = StringField(_l("E-mail"), validators=[Optional(), max_length(254)],
                         render_kw={"type": "email"})
     role = SelectField(_l("Role"), choices=_role_choices)
     clearance = SelectField(_l("Clearance"), choices=_clearance_choices)
@@ -34,9 +35,9 @@ class UserForm(FlaskForm):
 
 
 class NewUserForm(UserForm):
-    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)],
+    username = StringField(_l("Username"), validators=[required(), max_length(64)],
                            render_kw={"autocapitalize": "none", "spellcheck": "false"})
-    password = PasswordField(_l("Initial password"), validators=[DataRequired(), Length(max=256)],
+    password = PasswordField(_l("Initial password"), validators=[required(), max_length(256)],
                              render_kw={"autocomplete": "new-password"})
     must_change_password = BooleanField(_l("Must change it at first login"), default=True)
 
