@@ -63,10 +63,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         manage_session=False,
     )
 
-    from cabinet.core.http import register_error_handlers
+    from cabinet.core.http import register_error_handlers, register_input_guard
     from cabinet.core.security import register_security_headers
 
     register_error_handlers(app)
+    register_input_guard(app)
     register_security_headers(app)
 
     _register_blueprints(app)

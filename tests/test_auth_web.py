@@ -303,3 +303,12 @@ def test_login_page_rate_limit_per_address(make_app, member):
         statuses = [login(client, "nobody", "x-wrong-pass").status_code for _ in range(4)]
     assert statuses[:3] == [401, 401, 401]
     assert statuses[3] == 429
+
+
+def test_a_nul_character_in_the_login_form_is_refused_clearly(client, member):
+    token = csrf_token(client, "/login")
+    response = client.post("/login", data={"username": "bt.tu\x00phap", "password": PASSWORD,
+                                           "csrf_token": token})
+    assert response.status_code == 400
+    assert "Yêu cầu chứa ký tự không được phép." in response.get_data(as_text=True)
+    assert client.get("/").status_code == 302

@@ -43,6 +43,8 @@ class Operation:
     errors: tuple[int, ...] = ()
     query: dict[str, dict] = field(default_factory=dict)
     description: str = ""
+    # Reachable while the account still has an administrator's temporary password.
+    before_password_change: bool = False
 
     @property
     def openapi_path(self) -> str:
@@ -80,7 +82,8 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
     if not request.is_json:
         raise BadRequest(_("Send the data as JSON (Content-Type: application/json)."),
                          code="not_json")
-    raw = request.get_data(cache=True)
+    # Read at most one byte past the limit: a chunked body (no Content-Length) is not read whole.
+    raw = request.stream.read(limit + 1)
     if len(raw) > limit:
         raise PayloadTooLarge(_("The request body is larger than %(kb)d KB.", kb=limit // 1024))
     try:
@@ -100,10 +103,10 @@ def operation(method: str, path: str, *, summary: str, tags: list[str],
               body: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
               status: int = 200, auth: bool = True, admin: bool = False,
               errors: tuple[int, ...] = (), query: dict[str, dict] | None = None,
-              description: str = ""):
+              description: str = "", before_password_change: bool = False):
     """Register an API endpoint. The view gets ``user`` (when ``auth``) and ``body`` (when given)."""
     op = Operation(method.upper(), path, summary, tags, body, response, status, auth, admin,
-                   errors, query or {}, description)
+                   errors, query or {}, description, before_password_change)
     OPERATIONS.append(op)
 
     def decorator(view):
@@ -111,6 +114,12 @@ def operation(method: str, path: str, *, summary: str, tags: list[str],
         def wrapper(**kwargs):
             if auth:
                 user = authenticate_request()
+                if user.must_change_password and not before_password_change:
+                    # The same rule as the pages: a temporary password is for changing, only.
+                    raise PermissionDenied(
+                        _("An administrator reset your password: change it first "
+                          "(POST /api/v1/me/password, or on the web)."),
+                        code="password_change_required")
                 if admin and not user.is_admin:
                     raise PermissionDenied(_("Only an administrator may do this."))
                 kwargs["user"] = user

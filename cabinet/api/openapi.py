@@ -68,7 +68,7 @@ def build_document() -> dict[str, Any]:
             success["content"] = {"application/json": {"schema": {"type": "object"}}}
         responses: dict[str, Any] = {str(op.status): success}
         for status in sorted(set(op.errors) | ({401} if op.auth else set())
-                             | ({403} if op.admin else set())):
+                             | ({403} if op.admin or (op.auth and not op.before_password_change) else set())):
             responses[str(status)] = {"description": _ERROR_TEXT[status],
                                       "content": {"application/json": {"schema": error_ref}}}
         entry["responses"] = responses

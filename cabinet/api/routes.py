@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 
 from cabinet.api.framework import operation
 from cabinet.api.schemas import (
+    PasswordChange,
     RevokedCount,
     TokenOut,
     TokenRequest,
@@ -44,16 +45,26 @@ def issue_token(body: TokenRequest):
 
 
 @operation("DELETE", "/auth/token", summary="Revoke the token used for this request",
-           tags=["auth"], status=204, errors=(401,))
+           tags=["auth"], status=204, errors=(401,), before_password_change=True)
 def revoke_current_token(user):
     auth_service.revoke_token(g.api_token, actor=user)
     return "", 204
 
 
 @operation("GET", "/me", summary="The user behind the token", tags=["users"], response=UserOut,
-           errors=(401,))
+           errors=(401,), before_password_change=True)
 def me(user):
     return jsonify(user.to_public_dict())
+
+
+@operation("POST", "/me/password", summary="Change your own password", tags=["users"],
+           body=PasswordChange, status=204, errors=(400, 401, 413, 422, 429),
+           before_password_change=True,
+           description="Every token of the account is revoked, this one included, and its web "
+                       "sessions end: log in again with the new password.")
+def change_password(user, body: PasswordChange):
+    auth_service.change_own_password(user, body.current_password, body.new_password)
+    return "", 204
 
 
 @operation("GET", "/users", summary="List accounts", tags=["users"], response=UserList,

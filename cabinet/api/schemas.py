@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 RoleName = Literal["admin", "secretariat", "member", "guest"]
 ClearanceName = Literal["none", "mat", "toi_mat", "tuyet_mat"]
@@ -30,6 +30,11 @@ class TokenRequest(Strict):
     otp: str | None = Field(default=None, max_length=10,
                             description="Six-digit TOTP code; required once the user enrolled.")
     label: str = Field(default="api", max_length=100, description="A name to recognise the token by.")
+
+
+class PasswordChange(Strict):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=1, max_length=256)
 
 
 class UserOut(BaseModel):
@@ -67,7 +72,7 @@ class UserCreate(Strict):
     email: str | None = Field(default=None, max_length=254)
     role: RoleName = "member"
     clearance: ClearanceName = "none"
-    must_change_password: bool = True
+    must_change_password: StrictBool = True
 
 
 class UserUpdate(Strict):
@@ -77,7 +82,7 @@ class UserUpdate(Strict):
     email: str | None = Field(default=None, max_length=254)
     role: RoleName | None = None
     clearance: ClearanceName | None = None
-    active: bool | None = None
+    active: StrictBool | None = None
 
 
 class RevokedCount(BaseModel):

@@ -154,10 +154,10 @@ def change_own_password(user: User, current: str, new: str) -> None:
         raise Unauthenticated(_("The current password is wrong."), code="invalid_credentials")
     problem = password_problem(new, username=user.username)
     if problem:
-        raise ValidationError(problem, details={"field": "new_password"})
+        raise ValidationError(problem, details={"fields": {"new_password": problem}})
     if verify_password(user.password_hash, new):
-        raise ValidationError(_("The new password must differ from the current one."),
-                              details={"field": "new_password"})
+        message = _("The new password must differ from the current one.")
+        raise ValidationError(message, details={"fields": {"new_password": message}})
     user.password_hash = hash_password(new)
     user.must_change_password = False
     user.rotate_session_version()
@@ -183,8 +183,8 @@ def enable_totp(user: User, secret: str, code: str) -> None:
         raise ValidationError(_("Two-step verification is already on."))
     step = _matching_step(secret, (code or "").strip().replace(" ", ""), utcnow())
     if step is None:
-        raise ValidationError(_("The code does not match. Check the time on your phone and try again."),
-                              details={"field": "code"})
+        message = _("The code does not match. Check the time on your phone and try again.")
+        raise ValidationError(message, details={"fields": {"code": message}})
     user.totp_secret = secret
     user.totp_enabled_at = utcnow()
     user.totp_last_step = step

@@ -51,6 +51,42 @@ def error_response(status: int, code: str, message: str, details=None, headers=N
     return response
 
 
+def _json_details(details):
+    """Field errors always leave as ``{"fields": [{"field", "message"}]}``.
+
+    Services report them as a mapping (the pages put each message next to its field); the API
+    schemas report a list. Clients get one shape.
+    """
+    if isinstance(details, dict) and isinstance(details.get("fields"), dict):
+        fields = [{"field": name, "message": str(message)} for name, message in details["fields"].items()]
+        return {**details, "fields": fields}
+    return details
+
+
+def _has_nul(values) -> bool:
+    return any("\x00" in value for value in values)
+
+
+def register_input_guard(app: Flask) -> None:
+    """Refuse text holding the NUL character before any handler sees it.
+
+    No name, title or password legitimately contains it, PostgreSQL cannot store or even compare
+    it, and passing it on would turn a typing accident or a probe into a 500. JSON bodies are
+    checked by the API's schemas (422, naming the field).
+    """
+
+    @app.before_request
+    def _refuse_nul():
+        suspicious = _has_nul(request.args.values())
+        if not suspicious and request.mimetype in ("application/x-www-form-urlencoded",
+                                                   "multipart/form-data"):
+            suspicious = _has_nul(request.form.values())
+        if suspicious:
+            return error_response(400, "invalid_characters",
+                                  _("The request contains characters that are not allowed."))
+        return None
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
@@ -59,7 +95,7 @@ def register_error_handlers(app: Flask) -> None:
             headers["Retry-After"] = str(exc.retry_after)
         if exc.status == 401 and wants_json():
             headers["WWW-Authenticate"] = 'Bearer realm="e-Cabinet"'
-        return error_response(exc.status, exc.code, exc.message, exc.details, headers)
+        return error_response(exc.status, exc.code, exc.message, _json_details(exc.details), headers)
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):

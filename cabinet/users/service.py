@@ -56,15 +56,14 @@ def get_user(actor: User, user_id: int) -> User:
 
 def list_users(actor: User, *, query: str = "", role: str | None = None) -> list[User]:
     require_admin(actor)
-    if "\x00" in query:  # no name holds NUL, and PostgreSQL refuses to compare with it
-        return []
     stmt = select(User).order_by(User.role, User.full_name)
     if query:
-        like = f"%{query.lower()}%"
+        # "%" and "_" typed in the search box are characters to find, not wildcards.
+        needle = query.lower()
         stmt = stmt.where(
-            func.lower(User.username).like(like)
-            | func.lower(User.full_name).like(like)
-            | func.lower(User.organisation).like(like)
+            func.lower(User.username).contains(needle, autoescape=True)
+            | func.lower(User.full_name).contains(needle, autoescape=True)
+            | func.lower(User.organisation).contains(needle, autoescape=True)
         )
     if role:
         stmt = stmt.where(User.role == role)
