@@ -80,6 +80,8 @@ def _import_models() -> None:
     """Import every model module so metadata (and Alembic) sees every table."""
     from cabinet.audit import models as _audit  # noqa: F401
     from cabinet.auth import models as _auth  # noqa: F401
+    from cabinet.documents import models as _documents  # noqa: F401
+    from cabinet.meetings import models as _meetings  # noqa: F401
     from cabinet.users import models as _users  # noqa: F401
 
 

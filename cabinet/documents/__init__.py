@@ -1,0 +1,1 @@
+"""Dossiers (hồ sơ): documents, versions, distribution, recall, secrecy and watermarks."""

@@ -1,0 +1,1 @@
+"""Meetings (phiên họp): scheduling, participants, attendance, agenda, pre-meeting positions."""
