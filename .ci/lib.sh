@@ -27,6 +27,10 @@ ensure_runtime_system() {
   if ! command -v python3 >/dev/null || ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
     ensure_apt python3 python3-venv python3-pip
   fi
+  # Documents: WeasyPrint (watermarks of classified PDFs) needs Pango and HarfBuzz; LibreOffice
+  # converts uploaded DOCX to PDF (without it a DOCX is kept as a download only); Liberation fonts
+  # (Times New Roman / Arial metric twins with every Vietnamese glyph) for those conversions.
+  ensure_apt libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 libreoffice-writer-nogui fonts-liberation2
 }
 
 # ensure_venv EXTRAS: a virtualenv in .venv with the project installed (editable).

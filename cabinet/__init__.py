@@ -90,10 +90,12 @@ def _register_blueprints(app: Flask) -> None:
     from cabinet.api import bp as api_bp
     from cabinet.audit.routes import bp as audit_bp
     from cabinet.auth.routes import bp as auth_bp
+    from cabinet.documents.routes import bp as documents_bp
     from cabinet.main.routes import bp as main_bp
+    from cabinet.meetings.routes import bp as meetings_bp
     from cabinet.users.routes import bp as users_bp
 
-    for blueprint in (main_bp, auth_bp, account_bp, users_bp, audit_bp, api_bp):
+    for blueprint in (main_bp, auth_bp, account_bp, users_bp, audit_bp, meetings_bp, documents_bp, api_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # the API takes bearer tokens only, never cookies: no CSRF exposure
 

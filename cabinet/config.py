@@ -86,6 +86,10 @@ def build_config(instance_path: Path) -> dict:
         # Per-address limit on the login and token endpoints, on top of the account lockout.
         "CABINET_LOGIN_RATE_LIMIT": os.environ.get("CABINET_LOGIN_RATE_LIMIT", "30 per minute"),
         "CABINET_TOKEN_HOURS": _env_int("CABINET_TOKEN_HOURS", 12),
+        # Document files live outside the database, addressed by their SHA-256.
+        "CABINET_STORAGE_DIR": os.environ.get("CABINET_STORAGE_DIR") or str(instance_path / "blobs"),
+        # LibreOffice's DOCX → PDF conversion is stopped after this many seconds.
+        "CABINET_CONVERT_TIMEOUT": _env_int("CABINET_CONVERT_TIMEOUT", 180),
         "CABINET_ORG_NAME": os.environ.get("CABINET_ORG_NAME", "CHÍNH PHỦ"),
         "CABINET_TIMEZONE": os.environ.get("CABINET_TIMEZONE", "Asia/Ho_Chi_Minh"),
         "BABEL_DEFAULT_LOCALE": "vi",

@@ -5,10 +5,16 @@ The people are fictional; the ministries are real names of Vietnam's Government 
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
 import click
 from sqlalchemy import func, select
 
+from cabinet.core.timeutil import utcnow
 from cabinet.extensions import db
+from cabinet.meetings import service as meetings
+from cabinet.meetings.models import Meeting
 from cabinet.users import service
 from cabinet.users.models import User
 
@@ -48,6 +54,39 @@ DEMO_PEOPLE: list[tuple[str, str, str, str, str, str]] = [
 ]
 
 
+DEMO_AGENDA = [
+    ("Dự án Luật Đất đai (sửa đổi)", "Bộ Nông nghiệp và Môi trường", "Đinh Thị Hồng Nhung", 45),
+    ("Dự thảo Nghị định quy định chi tiết Luật Ngân sách nhà nước", "Bộ Tài chính", "Hồ Quang Vinh", 30),
+    ("Báo cáo tình hình kinh tế - xã hội tháng 11", "Bộ Tài chính", "Hồ Quang Vinh", 40),
+    ("Đề án chuyển đổi số trong cơ quan nhà nước", "Bộ Khoa học và Công nghệ", "Mạc Đăng Khoa", 30),
+]
+
+
+def load_demo_meeting() -> Meeting | None:
+    """A regular Government meeting next week with its agenda, unless one was already made."""
+    title = "Phiên họp Chính phủ thường kỳ tháng 11"
+    if db.session.scalar(select(Meeting.id).where(Meeting.title == title)):
+        return None
+    people = {u.username: u for u in db.session.scalars(select(User))}
+    members = [u for u in people.values() if u.role == "member"]
+    zone = ZoneInfo("Asia/Ho_Chi_Minh")
+    day = (utcnow().astimezone(zone) + timedelta(days=7)).date()
+    starts_at = datetime(day.year, day.month, day.day, 8, 0, tzinfo=zone)
+    participants = {u.id: "member" for u in members}
+    participants[people["thutuong"].id] = "chair"
+    participants[people["thuky"].id] = "secretary"
+    participants[people["khach.vksnd"].id] = "guest"
+    meeting = meetings.create_meeting(people["thuky"], meetings.MeetingData(
+        title=title, starts_at=starts_at, ends_at=starts_at + timedelta(hours=3, minutes=30),
+        place="Phòng họp Chính phủ, Trụ sở Chính phủ, 1 Hoàng Hoa Thám, Hà Nội",
+        participants=participants))
+    for item_title, organisation, presenter, minutes in DEMO_AGENDA:
+        meetings.add_item(people["thuky"], meeting.id, meetings.AgendaItemData(
+            title=item_title, presenter_organisation=organisation, presenter_name=presenter,
+            minutes=minutes))
+    return meeting
+
+
 def load_demo() -> tuple[list[User], list[str]]:
     """Create the demo accounts that do not exist yet. Returns (created, already there)."""
     created, existing = [], []
@@ -74,3 +113,6 @@ def demo_command() -> None:
                        f"{user.organisation}")
     if existing:
         click.echo(f"{len(existing)} demo accounts were already there and were left unchanged.")
+    meeting = load_demo_meeting()
+    if meeting is not None:
+        click.echo(f"Scheduled the demo meeting “{meeting.title}” with {len(DEMO_AGENDA)} agenda items.")

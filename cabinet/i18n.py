@@ -63,9 +63,20 @@ def short_datetime(value: datetime | None) -> str:
     return format_datetime(value, "d MMM yyyy, HH:mm")
 
 
+def time_only(value: datetime | None) -> str:
+    return local(value).strftime("%H:%M") if value is not None else ""
+
+
+def weekday(value: datetime | None) -> str:
+    """``Thứ Hai`` / ``Monday``."""
+    return format_datetime(local(value), "EEEE").capitalize() if value is not None else ""
+
+
 def register(app: Flask) -> None:
     app.jinja_env.filters["long_date"] = long_date
     app.jinja_env.filters["dt"] = short_datetime
+    app.jinja_env.filters["time_only"] = time_only
+    app.jinja_env.filters["weekday"] = weekday
 
     @app.context_processor
     def _languages():

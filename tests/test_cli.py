@@ -5,8 +5,10 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from cabinet.auth.passwords import verify_password
+from cabinet.core.timeutil import utcnow
 from cabinet.demo import DEMO_PASSWORD, DEMO_PEOPLE
 from cabinet.extensions import db
+from cabinet.meetings.models import Meeting
 from cabinet.users.models import User
 
 
@@ -60,7 +62,12 @@ def test_demo_loads_a_cabinet_once(app):
     assert pm.title == "Thủ tướng Chính phủ" and pm.clearance == "tuyet_mat"
     assert verify_password(pm.password_hash, DEMO_PASSWORD)
 
+    meeting = db.session.scalar(select(Meeting))
+    assert meeting.chair.username == "thutuong" and len(meeting.agenda_items) == 4
+    assert meeting.starts_at > utcnow()
+
     second = run(app, "demo")
     assert second.exit_code == 0
     assert DEMO_PASSWORD not in second.output  # printed once only
     assert db.session.scalar(select(func.count(User.id))) == count
+    assert db.session.scalar(select(func.count(Meeting.id))) == 1

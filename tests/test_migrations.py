@@ -8,11 +8,14 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
 
 from cabinet.extensions import db
+from cabinet.search import include_object
 
 
 def schema_differences() -> list:
     with db.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        # include_object: the search index is raw SQL (FTS5 / tsvector), not in the models.
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_object": include_object})
         return compare_metadata(context, db.metadata)
 
 

@@ -45,6 +45,11 @@ class Operation:
     description: str = ""
     # Reachable while the account still has an administrator's temporary password.
     before_password_change: bool = False
+    # A multipart/form-data request body (file uploads), for the OpenAPI document only: the view
+    # parses the form itself (``body`` is for JSON). Parts the model marks as binary are files.
+    form: type[BaseModel] | None = None
+    # The media type of a success answer that is not JSON (e.g. ``application/pdf``).
+    produces: str | None = None
 
     @property
     def openapi_path(self) -> str:
@@ -103,10 +108,15 @@ def operation(method: str, path: str, *, summary: str, tags: list[str],
               body: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
               status: int = 200, auth: bool = True, admin: bool = False,
               errors: tuple[int, ...] = (), query: dict[str, dict] | None = None,
-              description: str = "", before_password_change: bool = False):
-    """Register an API endpoint. The view gets ``user`` (when ``auth``) and ``body`` (when given)."""
+              description: str = "", before_password_change: bool = False,
+              form: type[BaseModel] | None = None, produces: str | None = None):
+    """Register an API endpoint. The view gets ``user`` (when ``auth``) and ``body`` (when given).
+
+    ``form`` and ``produces`` only describe the operation in the OpenAPI document: a multipart
+    request (parsed by the view) and a success answer that is not JSON.
+    """
     op = Operation(method.upper(), path, summary, tags, body, response, status, auth, admin,
-                   errors, query or {}, description, before_password_change)
+                   errors, query or {}, description, before_password_change, form, produces)
     OPERATIONS.append(op)
 
     def decorator(view):

@@ -61,8 +61,14 @@ def build_document() -> dict[str, Any]:
         if op.body is not None:
             entry["requestBody"] = {"required": True, "content": {
                 "application/json": {"schema": _schema_ref(op.body, components)}}}
+        if op.form is not None:
+            entry["requestBody"] = {"required": True, "content": {
+                "multipart/form-data": {"schema": _schema_ref(op.form, components)}}}
         success: dict[str, Any] = {"description": "Success"}
-        if op.response is not None:
+        if op.produces is not None:
+            success["content"] = {op.produces: {"schema": {"type": "string",
+                                                           "contentMediaType": op.produces}}}
+        elif op.response is not None:
             success["content"] = {"application/json": {"schema": _schema_ref(op.response, components)}}
         elif op.status != 204:
             success["content"] = {"application/json": {"schema": {"type": "object"}}}

@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import Pool
 
 _installed = False
+_LOCK_WAIT_SECONDS = 15.0
+
+
+def _gevent_patched() -> bool:
+    try:
+        from gevent import monkey
+    except ImportError:  # pragma: no cover - gevent is a dependency
+        return False
+    return monkey.is_module_patched("threading")
+
+
+# One writer at a time per process, taken *cooperatively*. Under gevent, SQLite's busy handler
+# sleeps in C and blocks the whole worker: a greenlet waiting there for the write lock stops the
+# greenlet that holds it from ever committing (measured: every request failed after 15 s). Waiting
+# on this lock instead yields to the holder. Created at import; app.py monkey-patches first, so
+# under gevent this is a gevent lock. Without gevent (threads, tests) it is not used.
+_sqlite_writer = threading.Lock()
 
 
 def install_sqlite_tuning() -> None:
@@ -23,6 +42,7 @@ def install_sqlite_tuning() -> None:
     if _installed:
         return
     _installed = True
+    cooperative = _gevent_patched()
 
     @event.listens_for(Engine, "connect")
     def _on_connect(dbapi_connection, _record):
@@ -38,5 +58,19 @@ def install_sqlite_tuning() -> None:
 
     @event.listens_for(Engine, "begin")
     def _on_begin(connection):
-        if connection.dialect.name == "sqlite":
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.dialect.name != "sqlite":
+            return
+        if cooperative and not connection.info.get("sqlite_writer"):
+            # After the wait, carry on regardless: SQLite's own busy timeout still applies.
+            connection.info["sqlite_writer"] = _sqlite_writer.acquire(timeout=_LOCK_WAIT_SECONDS)
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    def _release(info) -> None:
+        if info.pop("sqlite_writer", False):
+            _sqlite_writer.release()
+
+    if cooperative:
+        event.listen(Engine, "commit", lambda connection: _release(connection.info))
+        event.listen(Engine, "rollback", lambda connection: _release(connection.info))
+        # A connection returned to the pool without commit or rollback events.
+        event.listen(Pool, "checkin", lambda _dbapi, record: _release(record.info))

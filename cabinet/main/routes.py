@@ -5,6 +5,7 @@ from flask_login import current_user, login_required
 
 from cabinet.account.forms import EmptyForm
 from cabinet.auth.routes import _safe_next
+from cabinet.core.timeutil import utcnow
 from cabinet.i18n import SUPPORTED
 
 bp = Blueprint("main", __name__)
@@ -13,7 +14,29 @@ bp = Blueprint("main", __name__)
 @bp.route("/")
 @login_required
 def home():
-    return render_template("main/home.html", user=current_user)
+    """The reading room: what is coming, what waits for an answer, what is unread."""
+    from cabinet.documents import service as documents_service
+    from cabinet.meetings import access
+    from cabinet.meetings import service as meetings_service
+
+    me = current_user._get_current_object()
+    upcoming = meetings_service.visible_meetings(me, start=utcnow(), include_cancelled=False)[:8]
+    to_answer = [m for m in upcoming
+                 if (p := m.participant_for(me.id)) is not None and p.attendance == "invited"]
+    return render_template("main/home.html", user=me, upcoming=upcoming, to_answer=to_answer,
+                           unread=documents_service.unread_documents(me)[:10],
+                           is_staff=access.is_staff(me))
+
+
+@bp.route("/search")
+@login_required
+def search():
+    """Documents by title and text, across the meetings the user may see."""
+    from cabinet.search import search_documents
+
+    query = request.args.get("q", "").strip()[:200]
+    hits = search_documents(current_user._get_current_object(), query) if query else []
+    return render_template("main/search.html", q=query, hits=hits)
 
 
 @bp.route("/language/<code>", methods=["POST"])

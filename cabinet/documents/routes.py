@@ -1,0 +1,224 @@
+"""Document pages: upload, the document page, reading and downloading, publish and recall.
+
+Thin: every rule (who may, what is refused, what is audited) is in :mod:`cabinet.documents.service`.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from jinja2 import TemplateNotFound
+
+from cabinet.account.forms import EmptyForm
+from cabinet.core.errors import DomainError
+from cabinet.documents import service
+from cabinet.documents.forms import RecallForm, UploadForm, VersionForm
+from cabinet.documents.models import SECRECY_LABELS, DocumentStatus
+from cabinet.meetings import access
+from cabinet.rules import rules
+from cabinet.users.models import User
+
+bp = Blueprint("documents", __name__)
+
+PDF_VIEWER_TEMPLATE = "documents/_pdf_viewer.html"
+# The PDF itself is not a page: nothing in it may run or load anything.
+CONTENT_CSP = "default-src 'none'; object-src 'self'; frame-ancestors 'none'"
+
+
+def _me() -> User:
+    return current_user._get_current_object()
+
+
+def _show_errors(form, exc: DomainError) -> None:
+    """Put a service's per-field messages next to the fields; the summary goes on top."""
+    fields = (exc.details or {}).get("fields", {}) if isinstance(exc.details, dict) else {}
+    for name, message in fields.items():
+        if name in form:
+            form[name].errors = [*form[name].errors, message]
+    flash(exc.message, "error")
+
+
+def _has_pdf_viewer() -> bool:
+    try:
+        current_app.jinja_env.get_template(PDF_VIEWER_TEMPLATE)
+    except TemplateNotFound:
+        return False
+    return True
+
+
+def _max_upload_mb() -> str:
+    return f"{service._max_upload() / (1024 * 1024):.3g}"
+
+
+# --- upload ------------------------------------------------------------------------------------
+
+
+def _upload_choices(form: UploadForm, me: User, meeting) -> None:
+    form.secrecy.choices = [(level.value, label) for level, label in SECRECY_LABELS.items()
+                            if access.cleared_for(me, level.value)]
+    form.agenda_item_id.choices = [("", _("The whole meeting"))] + [
+        (str(item.id), f"{item.position}. {item.title}") for item in meeting.agenda_items]
+
+
+@bp.route("/meetings/<int:meeting_id>/documents/new", methods=["GET", "POST"])
+@login_required
+def new(meeting_id: int):
+    me = _me()
+    access.require_staff(me)
+    meeting = access.get_meeting(me, meeting_id)
+    form = UploadForm()
+    _upload_choices(form, me, meeting)
+    if request.method == "GET" and request.args.get("item", "").isdigit():
+        form.agenda_item_id.data = request.args["item"]
+    status = 200
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            document = service.upload_document(
+                me, meeting.id, title=form.title.data, doc_type=form.doc_type.data,
+                secrecy=form.secrecy.data, urgency=form.urgency.data,
+                agenda_item_id=form.agenda_item_id.data or None,
+                stream=upload.stream, filename=upload.filename)
+        except DomainError as exc:
+            _show_errors(form, exc)
+            status = exc.status
+        else:
+            flash(_("Document uploaded as a draft: only the secretariat sees it until it is published."),
+                  "success")
+            return redirect(url_for("documents.view", document_id=document.id))
+    elif request.method == "POST":
+        status = 400
+    return render_template("documents/upload.html", form=form, meeting=meeting,
+                           max_mb=_max_upload_mb()), status
+
+
+# --- the document page ----------------------------------------------------------------------
+
+
+def _render_view(document, *, version_form=None, status: int = 200):
+    me = _me()
+    return render_template(
+        "documents/view.html", document=document, entry=service.DocumentEntry(document),
+        version=document.current_version, is_staff=access.is_staff(me),
+        people=service.people(document), version_form=version_form or VersionForm(),
+        recall_form=RecallForm(), form=EmptyForm(), deadline=service.dossier_deadline(document.meeting),
+        deadline_basis=rules().dossier_lead_basis, notice=service.conversion_notice,
+        has_pdf_viewer=_has_pdf_viewer(), max_mb=_max_upload_mb(), Status=DocumentStatus), status
+
+
+@bp.route("/documents/<int:document_id>")
+@login_required
+def view(document_id: int):
+    return _render_view(service.get_document(_me(), document_id))
+
+
+def send_content(content: service.Content):
+    """The response for :func:`service.open_content` (pages and API alike): streamed, never cached."""
+    source = str(content.path) if content.path is not None else content.stream
+    response = send_file(source, mimetype=content.media_type, as_attachment=content.as_attachment,
+                         download_name=content.filename, conditional=False, etag=False,
+                         last_modified=None, max_age=0)
+    response.content_length = content.size
+    # D14: never kept by the browser or a proxy; the next request checks access again.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = CONTENT_CSP
+    return response
+
+
+_send = send_content  # the name the JSON API first imported
+
+
+@bp.route("/documents/<int:document_id>/content")
+@login_required
+def content(document_id: int):
+    return send_content(service.open_content(_me(), document_id, download=False))
+
+
+@bp.route("/documents/<int:document_id>/download")
+@login_required
+def download(document_id: int):
+    return send_content(service.open_content(_me(), document_id, download=True))
+
+
+# --- changes (staff) -------------------------------------------------------------------------
+
+
+def _back_to(document_id: int):
+    return redirect(url_for("documents.view", document_id=document_id))
+
+
+@bp.route("/documents/<int:document_id>/versions", methods=["POST"])
+@login_required
+def add_version(document_id: int):
+    me = _me()
+    access.require_staff(me)
+    document = service.get_document(me, document_id)
+    form = VersionForm()
+    if not form.validate_on_submit():
+        return _render_view(document, version_form=form, status=400)
+    try:
+        version = service.add_version(me, document.id, stream=form.file.data.stream,
+                                      filename=form.file.data.filename)
+    except DomainError as exc:
+        if exc.status in (403, 404):
+            raise
+        _show_errors(form, exc)
+        return _render_view(service.get_document(me, document_id), version_form=form, status=exc.status)
+    flash(_("Version %(n)d uploaded; it is now the current version.", n=version.number), "success")
+    return _back_to(document.id)
+
+
+@bp.route("/documents/<int:document_id>/publish", methods=["POST"])
+@login_required
+def publish(document_id: int):
+    try:
+        document = service.publish(_me(), document_id)
+    except DomainError as exc:
+        if exc.status in (403, 404):
+            raise
+        flash(exc.message, "error")
+        return _back_to(document_id)
+    if document.published_late:
+        flash(_("Published after the deadline for documents: it is flagged as late."), "warning")
+    else:
+        flash(_("Published: the participants can now read it."), "success")
+    return _back_to(document.id)
+
+
+@bp.route("/documents/<int:document_id>/recall", methods=["POST"])
+@login_required
+def recall(document_id: int):
+    form = RecallForm()
+    try:
+        service.recall(_me(), document_id, form.reason.data or "")
+    except DomainError as exc:
+        if exc.status in (403, 404):
+            raise
+        flash(exc.message, "error")
+        return _back_to(document_id)
+    flash(_("Recalled: only the secretariat can open it now."), "success")
+    return _back_to(document_id)
+
+
+@bp.route("/meetings/<int:meeting_id>/documents/publish", methods=["POST"])
+@login_required
+def publish_meeting(meeting_id: int):
+    raw = (request.form.get("agenda_item_id") or "").strip()
+    item_id = int(raw) if raw.isdigit() else (-1 if raw else None)
+    try:
+        published = service.publish_meeting(_me(), meeting_id, item_id)
+    except DomainError as exc:
+        if exc.status in (403, 404):
+            raise
+        flash(exc.message, "error")
+    else:
+        late = sum(1 for d in published if d.published_late)
+        if not published:
+            flash(_("There was no draft to publish."), "info")
+        elif late:
+            flash(_("%(n)d document(s) published; %(late)d after the deadline, flagged as late.",
+                    n=len(published), late=late), "warning")
+        else:
+            flash(_("%(n)d document(s) published to the participants.", n=len(published)), "success")
+    return redirect(url_for("meetings.view", meeting_id=meeting_id, _anchor="documents"))
