@@ -25,6 +25,34 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-
         "--disable-quic"]
 
 
+def _login(browser, base: str, username: str):
+    page = browser.new_page(viewport={"width": 768, "height": 1024})
+    page.goto(base + "/login")
+    page.fill("#username", username)
+    page.fill("#password", "ecabinet-demo-2026")
+    page.click("button[type=submit].btn-primary")
+    page.wait_for_url(base + "/")
+    return page
+
+
+def _meeting_pages(browser, base: str) -> None:
+    """The secretariat's meeting page, a member's reading room, a classified document."""
+    page = _login(browser, base, "thuky")
+    page.goto(base + "/meetings/1")
+    page.screenshot(path=OUT / "meeting-secretariat-tablet.png", full_page=True)
+    page.close()
+    page = _login(browser, base, "bt.tuphap")
+    page.screenshot(path=OUT / "home-member-tablet.png")
+    page.goto(base + "/meetings/1")
+    page.screenshot(path=OUT / "meeting-member-tablet.png", full_page=True)
+    page.goto(base + "/documents/2")
+    page.wait_for_timeout(2500)  # PDF.js renders the first page
+    page.screenshot(path=OUT / "document-classified-tablet.png")
+    page.goto(base + "/search?q=dat+dai")
+    page.screenshot(path=OUT / "search-tablet.png")
+    page.close()
+
+
 def main() -> None:
     instance = tempfile.mkdtemp(prefix="cabinet-shots-")
     env = {**os.environ, "CABINET_INSTANCE_PATH": instance, "CABINET_PORT": str(PORT)}
@@ -58,6 +86,7 @@ def main() -> None:
                 if name == "tablet":
                     page.screenshot(path=OUT / "screenshot.png")
                 page.close()
+            _meeting_pages(browser, base)
             browser.close()
     finally:
         server.terminate()

@@ -5,7 +5,9 @@ The people are fictional; the ministries are real names of Vietnam's Government 
 
 from __future__ import annotations
 
+import io
 from datetime import datetime, timedelta
+from html import escape
 from zoneinfo import ZoneInfo
 
 import click
@@ -80,11 +82,46 @@ def load_demo_meeting() -> Meeting | None:
         title=title, starts_at=starts_at, ends_at=starts_at + timedelta(hours=3, minutes=30),
         place="Phòng họp Chính phủ, Trụ sở Chính phủ, 1 Hoàng Hoa Thám, Hà Nội",
         participants=participants))
-    for item_title, organisation, presenter, minutes in DEMO_AGENDA:
-        meetings.add_item(people["thuky"], meeting.id, meetings.AgendaItemData(
-            title=item_title, presenter_organisation=organisation, presenter_name=presenter,
-            minutes=minutes))
+    items = [meetings.add_item(people["thuky"], meeting.id, meetings.AgendaItemData(
+        title=item_title, presenter_organisation=organisation, presenter_name=presenter,
+        minutes=minutes)) for item_title, organisation, presenter, minutes in DEMO_AGENDA]
+    _demo_documents(people["thuky"], meeting, items)
     return meeting
+
+
+def _demo_pdf(title: str, body: str) -> io.BytesIO:
+    """A small Tờ trình in the Nghị định 30/2020 layout, rendered by WeasyPrint."""
+    from weasyprint import HTML
+
+    paragraphs = "".join(f"<p>{escape(line)}</p>" for line in body.split("\n"))
+    html = f"""<html><head><style>
+      @page {{ size: A4; margin: 20mm 15mm 20mm 30mm; }}
+      body {{ font-family: 'Liberation Serif', serif; font-size: 14pt; line-height: 1.4; }}
+      h1 {{ text-align: center; font-size: 14pt; }} p {{ text-align: justify; text-indent: 1cm; }}
+      </style></head><body><p style="text-align:center"><b>CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM</b><br>
+      <u><b>Độc lập - Tự do - Hạnh phúc</b></u></p><h1>{escape(title)}</h1>{paragraphs}</body></html>"""
+    return io.BytesIO(HTML(string=html).write_pdf())
+
+
+def _demo_documents(secretary: User, meeting: Meeting, items) -> None:
+    from cabinet.documents import service as documents
+
+    land = documents.upload_document(
+        secretary, meeting.id, title="Tờ trình về dự án Luật Đất đai (sửa đổi)", doc_type="to_trinh",
+        secrecy="none", urgency="none", agenda_item_id=items[0].id, filename="to-trinh-luat-dat-dai.pdf",
+        stream=_demo_pdf("TỜ TRÌNH về dự án Luật Đất đai (sửa đổi)",
+                         "Kính gửi: Chính phủ.\nThực hiện chương trình xây dựng luật, Bộ Nông nghiệp và "
+                         "Môi trường kính trình Chính phủ dự án Luật Đất đai (sửa đổi) với các nội dung "
+                         "chính về quy hoạch, giao đất, cho thuê đất và bồi thường khi thu hồi đất."))
+    budget = documents.upload_document(
+        secretary, meeting.id, title="Dự thảo Nghị định hướng dẫn Luật Ngân sách nhà nước",
+        doc_type="du_thao", secrecy="mat", urgency="khan", agenda_item_id=items[1].id,
+        filename="du-thao-nghi-dinh-ngan-sach.pdf",
+        stream=_demo_pdf("DỰ THẢO NGHỊ ĐỊNH quy định chi tiết Luật Ngân sách nhà nước",
+                         "Điều 1. Phạm vi điều chỉnh.\nNghị định này quy định chi tiết về lập, chấp hành "
+                         "và quyết toán ngân sách nhà nước."))
+    documents.publish(secretary, land.id)
+    documents.publish(secretary, budget.id)
 
 
 def load_demo() -> tuple[list[User], list[str]]:

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from cabinet.auth.passwords import verify_password
 from cabinet.core.timeutil import utcnow
 from cabinet.demo import DEMO_PASSWORD, DEMO_PEOPLE
+from cabinet.documents.models import Document
 from cabinet.extensions import db
 from cabinet.meetings.models import Meeting
 from cabinet.users.models import User
@@ -65,6 +66,9 @@ def test_demo_loads_a_cabinet_once(app):
     meeting = db.session.scalar(select(Meeting))
     assert meeting.chair.username == "thutuong" and len(meeting.agenda_items) == 4
     assert meeting.starts_at > utcnow()
+    documents = db.session.scalars(select(Document).order_by(Document.id)).all()
+    assert [(d.status, d.secrecy) for d in documents] == [("published", "none"), ("published", "mat")]
+    assert documents[0].current_version.page_count == 1
 
     second = run(app, "demo")
     assert second.exit_code == 0
