@@ -179,3 +179,26 @@ def api_token(client, username: str, password: str = PASSWORD, otp: str | None =
     response = client.post("/api/v1/auth/token", json=body)
     assert response.status_code == 201, response.get_json()
     return response.get_json()["token"]
+
+
+@pytest.fixture
+def cabinet(make_user):
+    """A small cabinet: a secretary, the PM (chair), two ministers, a guest, an outsider, a deputy."""
+    return {
+        "thuky": make_user("thuky", role="secretariat", full_name="Trần Thị Thu Hà"),
+        "pm": make_user("thutuong", full_name="Phạm Quốc Hưng", title="Thủ tướng Chính phủ"),
+        "tuphap": make_user("bt.tuphap", full_name="Phan Thị Ngọc Diệp"),
+        "yte": make_user("bt.yte", full_name="Tôn Nữ Thanh Thủy"),
+        "guest": make_user("khach", role="guest", full_name="Lâm Hữu Nghĩa"),
+        "outsider": make_user("bt.khac", full_name="Người Không Mời"),
+        "thu_truong": make_user("tt.tuphap", full_name="Thứ trưởng Tư pháp"),
+    }
+
+
+@pytest.fixture
+def meeting(cabinet):
+    """A regular meeting in ten days: the PM chairs, two ministers, the secretary, a guest."""
+    from tests.meeting_factories import schedule
+
+    return schedule(cabinet["thuky"], chair=cabinet["pm"], members=[cabinet["tuphap"], cabinet["yte"]],
+                    secretaries=[cabinet["thuky"]], guests=[cabinet["guest"]])

@@ -30,26 +30,6 @@ HUGE_IDS = [2**31, 10**20]
 
 
 @pytest.fixture
-def cabinet(make_user):
-    """A small cabinet: a secretary, the PM (chair), two ministers, a guest, an outsider, a deputy."""
-    return {
-        "thuky": make_user("thuky", role="secretariat", full_name="Trần Thị Thu Hà"),
-        "pm": make_user("thutuong", full_name="Phạm Quốc Hưng", title="Thủ tướng Chính phủ"),
-        "tuphap": make_user("bt.tuphap", full_name="Phan Thị Ngọc Diệp"),
-        "yte": make_user("bt.yte", full_name="Tôn Nữ Thanh Thủy"),
-        "guest": make_user("khach", role="guest", full_name="Lâm Hữu Nghĩa"),
-        "outsider": make_user("bt.khac", full_name="Người Không Mời"),
-        "thu_truong": make_user("tt.tuphap", full_name="Thứ trưởng Tư pháp"),
-    }
-
-
-@pytest.fixture
-def meeting(cabinet):
-    return schedule(cabinet["thuky"], chair=cabinet["pm"], members=[cabinet["tuphap"], cabinet["yte"]],
-                    secretaries=[cabinet["thuky"]], guests=[cabinet["guest"]])
-
-
-@pytest.fixture
 def document(client):
     return client.get("/api/v1/openapi.json").get_json()
 

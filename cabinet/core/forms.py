@@ -16,3 +16,18 @@ def required() -> DataRequired:
 
 def max_length(limit: int) -> Length:
     return Length(max=limit, message=_l("At most %(max)d characters."))
+
+
+def show_service_errors(form, exc, aliases: dict[str, str] | None = None) -> None:
+    """Put a service's per-field messages next to the form's fields; the summary goes on top.
+
+    ``aliases`` maps a service field name to the form field that shows it (``starts_at`` → ``start``).
+    """
+    from flask import flash
+
+    fields = (exc.details or {}).get("fields", {}) if isinstance(exc.details, dict) else {}
+    for name, message in fields.items():
+        target = (aliases or {}).get(name, name)
+        if target in form:
+            form[target].errors = [*form[target].errors, message]
+    flash(exc.message, "error")

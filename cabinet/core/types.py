@@ -33,3 +33,13 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+# The largest value of an INTEGER primary key: a larger id names nothing (and would fail in
+# PostgreSQL), so lookups answer "not found" for it.
+MAX_ID = 2**31 - 1
+
+
+def sql_in(values) -> str:
+    """The SQL list of an enum's values, for CHECK constraints: ``'a', 'b'``."""
+    return ", ".join(f"'{v.value}'" for v in values)

@@ -10,14 +10,10 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String,
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cabinet.core.timeutil import utcnow
-from cabinet.core.types import UTCDateTime
+from cabinet.core.types import UTCDateTime, sql_in
 from cabinet.extensions import db
 from cabinet.meetings.models import AgendaItem, Meeting
 from cabinet.users.models import CLEARANCE_LABELS, Clearance, User
-
-
-def _sql_in(values) -> str:
-    return ", ".join(f"'{v.value}'" for v in values)
 
 
 class DocType(StrEnum):
@@ -79,10 +75,10 @@ class DocumentStatus(StrEnum):
 class Document(db.Model):
     __tablename__ = "documents"
     __table_args__ = (
-        CheckConstraint(f"doc_type IN ({_sql_in(DocType)})", name="doc_type"),
-        CheckConstraint(f"secrecy IN ({_sql_in(Clearance)})", name="secrecy"),
-        CheckConstraint(f"urgency IN ({_sql_in(Urgency)})", name="urgency"),
-        CheckConstraint(f"status IN ({_sql_in(DocumentStatus)})", name="status"),
+        CheckConstraint(f"doc_type IN ({sql_in(DocType)})", name="doc_type"),
+        CheckConstraint(f"secrecy IN ({sql_in(Clearance)})", name="secrecy"),
+        CheckConstraint(f"urgency IN ({sql_in(Urgency)})", name="urgency"),
+        CheckConstraint(f"status IN ({sql_in(DocumentStatus)})", name="status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

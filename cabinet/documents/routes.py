@@ -12,6 +12,7 @@ from jinja2 import TemplateNotFound
 
 from cabinet.account.forms import EmptyForm
 from cabinet.core.errors import DomainError
+from cabinet.core.forms import show_service_errors
 from cabinet.documents import service
 from cabinet.documents.forms import RecallForm, UploadForm, VersionForm
 from cabinet.documents.models import SECRECY_LABELS, DocumentStatus
@@ -28,15 +29,6 @@ CONTENT_CSP = "default-src 'none'; object-src 'self'; frame-ancestors 'none'"
 
 def _me() -> User:
     return current_user._get_current_object()
-
-
-def _show_errors(form, exc: DomainError) -> None:
-    """Put a service's per-field messages next to the fields; the summary goes on top."""
-    fields = (exc.details or {}).get("fields", {}) if isinstance(exc.details, dict) else {}
-    for name, message in fields.items():
-        if name in form:
-            form[name].errors = [*form[name].errors, message]
-    flash(exc.message, "error")
 
 
 def _has_pdf_viewer() -> bool:
@@ -81,7 +73,7 @@ def new(meeting_id: int):
                 agenda_item_id=form.agenda_item_id.data or None,
                 stream=upload.stream, filename=upload.filename)
         except DomainError as exc:
-            _show_errors(form, exc)
+            show_service_errors(form, exc)
             status = exc.status
         else:
             flash(_("Document uploaded as a draft: only the secretariat sees it until it is published."),
@@ -163,7 +155,7 @@ def add_version(document_id: int):
     except DomainError as exc:
         if exc.status in (403, 404):
             raise
-        _show_errors(form, exc)
+        show_service_errors(form, exc)
         return _render_view(service.get_document(me, document_id), version_form=form, status=exc.status)
     flash(_("Version %(n)d uploaded; it is now the current version.", n=version.number), "success")
     return _back_to(document.id)

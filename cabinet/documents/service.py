@@ -47,6 +47,7 @@ from sqlalchemy.orm import defer, selectinload
 from cabinet.audit import service as audit
 from cabinet.core.errors import Conflict, NotFound, PayloadTooLarge, PermissionDenied, ValidationError
 from cabinet.core.timeutil import utcnow
+from cabinet.core.types import MAX_ID
 from cabinet.documents.models import (
     SECRECY_LABELS,
     DocType,
@@ -75,7 +76,6 @@ TEXT_MAX_CHARS = 200_000
 TEXT_MAX_SECONDS = 20.0
 DEFAULT_MAX_UPLOAD = 100 * 1024 * 1024
 DEFAULT_CONVERT_TIMEOUT = 180  # seconds; a first LibreOffice start with a fresh profile takes ~3 s
-_MAX_ID = 2**31 - 1
 
 # The stamps of Luật Bảo vệ bí mật nhà nước, printed on the pages as the law spells them.
 SECRECY_STAMPS = {Clearance.MAT: "MẬT", Clearance.TOI_MAT: "TỐI MẬT", Clearance.TUYET_MAT: "TUYỆT MẬT"}
@@ -115,7 +115,7 @@ def get_document(user: User, document_id: int) -> Document:
     recalled and the user is not staff.
     """
     document = None
-    if isinstance(document_id, int) and 0 < document_id <= _MAX_ID:
+    if isinstance(document_id, int) and 0 < document_id <= MAX_ID:
         document = db.session.scalars(
             select(Document).where(Document.id == document_id).options(_versions_light())
         ).first()

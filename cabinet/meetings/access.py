@@ -9,11 +9,10 @@ from __future__ import annotations
 from flask_babel import gettext as _
 
 from cabinet.core.errors import NotFound, PermissionDenied
+from cabinet.core.types import MAX_ID
 from cabinet.extensions import db
 from cabinet.meetings.models import DeputyStatus, Meeting, ParticipantRole
 from cabinet.users.models import Clearance, User
-
-_MAX_ID = 2**31 - 1
 
 
 def is_staff(user: User) -> bool:
@@ -49,7 +48,7 @@ def is_chair(user: User, meeting: Meeting) -> bool:
 
 def get_meeting(user: User, meeting_id: int) -> Meeting:
     """The meeting, if the user may see it; otherwise 404 (its existence is not revealed)."""
-    meeting = db.session.get(Meeting, meeting_id) if 0 < meeting_id <= _MAX_ID else None
+    meeting = db.session.get(Meeting, meeting_id) if 0 < meeting_id <= MAX_ID else None
     if meeting is None or not can_see_meeting(user, meeting):
         raise NotFound(_("No such meeting, or you are not invited to it."))
     return meeting

@@ -11,13 +11,9 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cabinet.core.timeutil import utcnow
-from cabinet.core.types import UTCDateTime
+from cabinet.core.types import UTCDateTime, sql_in
 from cabinet.extensions import db
 from cabinet.users.models import User
-
-
-def _sql_in(values) -> str:
-    return ", ".join(f"'{v.value}'" for v in values)
 
 
 class MeetingKind(StrEnum):
@@ -122,8 +118,8 @@ STANCE_LABELS = {
 class Meeting(db.Model):
     __tablename__ = "meetings"
     __table_args__ = (
-        CheckConstraint(f"kind IN ({_sql_in(MeetingKind)})", name="kind"),
-        CheckConstraint(f"status IN ({_sql_in(MeetingStatus)})", name="status"),
+        CheckConstraint(f"kind IN ({sql_in(MeetingKind)})", name="kind"),
+        CheckConstraint(f"status IN ({sql_in(MeetingStatus)})", name="status"),
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         Index("ix_meetings_starts_at", "starts_at"),
     )
@@ -182,9 +178,9 @@ class Participant(db.Model):
     __tablename__ = "participants"
     __table_args__ = (
         UniqueConstraint("meeting_id", "user_id", name="uq_participants_meeting_user"),
-        CheckConstraint(f"role IN ({_sql_in(ParticipantRole)})", name="role"),
-        CheckConstraint(f"attendance IN ({_sql_in(Attendance)})", name="attendance"),
-        CheckConstraint(f"deputy_status IS NULL OR deputy_status IN ({_sql_in(DeputyStatus)})",
+        CheckConstraint(f"role IN ({sql_in(ParticipantRole)})", name="role"),
+        CheckConstraint(f"attendance IN ({sql_in(Attendance)})", name="attendance"),
+        CheckConstraint(f"deputy_status IS NULL OR deputy_status IN ({sql_in(DeputyStatus)})",
                         name="deputy_status"),
     )
 
@@ -216,7 +212,7 @@ class Participant(db.Model):
 class AgendaItem(db.Model):
     __tablename__ = "agenda_items"
     __table_args__ = (
-        CheckConstraint(f"status IN ({_sql_in(AgendaStatus)})", name="status"),
+        CheckConstraint(f"status IN ({sql_in(AgendaStatus)})", name="status"),
         CheckConstraint("minutes >= 0", name="minutes_not_negative"),
     )
 
@@ -264,7 +260,7 @@ class Position(db.Model):
     __tablename__ = "positions"
     __table_args__ = (
         UniqueConstraint("item_id", "user_id", name="uq_positions_item_user"),
-        CheckConstraint(f"stance IN ({_sql_in(Stance)})", name="stance"),
+        CheckConstraint(f"stance IN ({sql_in(Stance)})", name="stance"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from cabinet.account.forms import EmptyForm
 from cabinet.core.errors import DomainError, ValidationError
+from cabinet.core.forms import show_service_errors
 from cabinet.core.timeutil import utcnow
 from cabinet.extensions import csrf, db
 from cabinet.i18n import local
@@ -47,13 +48,11 @@ def _me() -> User:
     return current_user._get_current_object()
 
 
+_FIELD_ALIASES = {"starts_at": "start", "ends_at": "end", "participants": "members"}
+
+
 def _show_errors(form, exc: DomainError) -> None:
-    fields = (exc.details or {}).get("fields", {}) if isinstance(exc.details, dict) else {}
-    for name, message in fields.items():
-        target = {"starts_at": "start", "ends_at": "end", "participants": "members"}.get(name, name)
-        if target in form:
-            form[target].errors = [*form[target].errors, message]
-    flash(exc.message, "error")
+    show_service_errors(form, exc, _FIELD_ALIASES)
 
 
 def _active_users(*roles: Role) -> list[User]:

@@ -15,6 +15,7 @@ from sqlalchemy import and_, func, or_, select
 from cabinet.audit import service as audit
 from cabinet.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from cabinet.core.timeutil import utcnow
+from cabinet.core.types import MAX_ID
 from cabinet.extensions import db
 from cabinet.meetings import access
 from cabinet.meetings.models import (
@@ -34,7 +35,6 @@ from cabinet.meetings.models import (
 from cabinet.users.models import Role, User
 
 MAX_MEETING_HOURS = 24
-_MAX_ID = 2**31 - 1
 
 
 # --- input ----------------------------------------------------------------------------------
@@ -113,7 +113,7 @@ def _check_participants(participants: dict[int, str]) -> dict[str, str]:
         return errors
     if roles.count(ParticipantRole.CHAIR) != 1:
         errors["chair"] = _("Choose exactly one chair.")
-    ids = [uid for uid in participants if 0 < uid <= _MAX_ID]
+    ids = [uid for uid in participants if 0 < uid <= MAX_ID]
     users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
     for user_id, role in participants.items():
         user = users.get(user_id)
@@ -285,7 +285,7 @@ def respond(actor: User, meeting_id: int, *, attending: bool, reason: str = "",
             raise _fields_error({"deputy_id": _("Only members send a deputy; guests and secretaries "
                                                 "simply report their absence.")})
         if deputy_id:
-            deputy = db.session.get(User, deputy_id) if 0 < deputy_id <= _MAX_ID else None
+            deputy = db.session.get(User, deputy_id) if 0 < deputy_id <= MAX_ID else None
             if deputy is None or not deputy.active or deputy.id == actor.id:
                 raise _fields_error({"deputy_id": _("Choose an existing account as your deputy.")})
             if meeting.participant_for(deputy.id) is not None:
@@ -388,7 +388,7 @@ def _track(meeting: Meeting, actor: User, action: str, item_id: int | None, summ
 
 
 def get_item(actor: User, item_id: int) -> AgendaItem:
-    item = db.session.get(AgendaItem, item_id) if 0 < item_id <= _MAX_ID else None
+    item = db.session.get(AgendaItem, item_id) if 0 < item_id <= MAX_ID else None
     if item is None or not access.can_see_meeting(actor, item.meeting):
         raise NotFound(_("No such agenda item."))
     return item

@@ -12,7 +12,7 @@ from sqlalchemy import CheckConstraint, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cabinet.core.timeutil import utcnow
-from cabinet.core.types import UTCDateTime
+from cabinet.core.types import UTCDateTime, sql_in
 from cabinet.extensions import db
 
 
@@ -72,15 +72,11 @@ def _new_session_version() -> str:
     return secrets.token_hex(8)
 
 
-def _sql_in(values) -> str:
-    return ", ".join(f"'{v.value}'" for v in values)
-
-
 class User(UserMixin, db.Model):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint(f"role IN ({_sql_in(Role)})", name="role"),
-        CheckConstraint(f"clearance IN ({_sql_in(Clearance)})", name="clearance"),
+        CheckConstraint(f"role IN ({sql_in(Role)})", name="role"),
+        CheckConstraint(f"clearance IN ({sql_in(Clearance)})", name="clearance"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 
 from cabinet.account.forms import EmptyForm
 from cabinet.core.errors import DomainError, ValidationError
+from cabinet.core.forms import show_service_errors
 from cabinet.users import service
 from cabinet.users.forms import NewUserForm, ResetPasswordForm, UserForm
 from cabinet.users.models import ROLE_LABELS
@@ -35,15 +36,6 @@ def _data_from(form: UserForm) -> service.UserData:
     )
 
 
-def _show_field_errors(form, exc: DomainError) -> None:
-    """Put a service's per-field messages next to the fields; the summary goes on top."""
-    fields = (exc.details or {}).get("fields", {}) if isinstance(exc.details, dict) else {}
-    for name, message in fields.items():
-        if name in form:
-            form[name].errors = [*form[name].errors, message]
-    flash(exc.message, "error")
-
-
 @bp.route("/")
 def index():
     query = request.args.get("q", "").strip()
@@ -64,7 +56,7 @@ def create():
             user = service.create_user(_me(), _data_from(form), form.password.data,
                                        must_change_password=form.must_change_password.data)
         except DomainError as exc:
-            _show_field_errors(form, exc)
+            show_service_errors(form, exc)
             status = exc.status
         else:
             flash(_("Account %(u)s created.", u=user.username), "success")
@@ -85,7 +77,7 @@ def edit(user_id: int):
         try:
             service.update_user(_me(), user.id, _data_from(form))
         except DomainError as exc:
-            _show_field_errors(form, exc)
+            show_service_errors(form, exc)
             status = exc.status
         else:
             flash(_("Changes saved."), "success")

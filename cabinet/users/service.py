@@ -18,12 +18,12 @@ from cabinet.audit import service as audit
 from cabinet.auth import service as auth_service
 from cabinet.auth.passwords import hash_password, password_problem
 from cabinet.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from cabinet.core.types import MAX_ID
 from cabinet.extensions import db
 from cabinet.users.models import Clearance, Role, User
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 EDITABLE_FIELDS = ("full_name", "title", "organisation", "email", "role", "clearance", "locale")
-_MAX_ID = 2**31 - 1  # the largest value of an INTEGER primary key
 
 
 @dataclass
@@ -48,7 +48,7 @@ def require_admin(actor: User | None) -> None:
 def get_user(actor: User, user_id: int) -> User:
     require_admin(actor)
     # An id beyond the INTEGER column's range names no one (and would fail in the database).
-    user = db.session.get(User, user_id) if 0 < user_id <= _MAX_ID else None
+    user = db.session.get(User, user_id) if 0 < user_id <= MAX_ID else None
     if user is None:
         raise NotFound(_("No user with id %(id)s.", id=user_id))
     return user
