@@ -387,3 +387,15 @@ def test_only_voting_members_send_a_deputy(meeting, cabinet):
                         deputy_id=cabinet["thu_truong"].id)
     assert "deputy_id" in err.value.details["fields"]
     assert service.respond(cabinet["guest"], meeting.id, attending=False, reason="Bận").deputy_id is None
+
+
+def test_a_refused_position_does_not_lose_the_others(client, meeting, cabinet):
+    items = _agenda(meeting, cabinet["thuky"])
+    login(client, "bt.tuphap")
+    token = csrf_token(client, f"/meetings/{meeting.id}")
+    page = client.post(f"/meetings/{meeting.id}/positions", data={
+        "csrf_token": token, f"stance-{items[0].id}": "agree", f"stance-{items[1].id}": "comment",
+        f"comment-{items[1].id}": "", f"stance-{items[2].id}": "debate"}, follow_redirects=True)
+    board = service.positions_board(cabinet["pm"], meeting.id)
+    assert [sum(row.counts.values()) for row in board] == [1, 0, 1]
+    assert f"2. {items[1].title}" in page.get_data(as_text=True)

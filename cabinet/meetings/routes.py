@@ -302,13 +302,7 @@ def agenda_remove(item_id: int):
 def agenda_move(item_id: int):
     """Move one step up or down: the no-script fallback of drag and drop."""
     _check_form()
-    item = service.get_item(_me(), item_id)
-    order = [i.id for i in item.meeting.agenda_items]
-    index = order.index(item.id)
-    target = index - 1 if request.form.get("direction") == "up" else index + 1
-    if 0 <= target < len(order):
-        order[index], order[target] = order[target], order[index]
-        service.reorder_agenda(_me(), item.meeting_id, order)
+    item = service.move_item(_me(), item_id, up=request.form.get("direction") == "up")
     return redirect(url_for("meetings.view", meeting_id=item.meeting_id) + "#agenda")
 
 
@@ -346,20 +340,11 @@ def agenda_approve(meeting_id: int):
 def positions(meeting_id: int):
     """Save the member's positions on every item at once (fields stance-<id>, comment-<id>)."""
     _check_form()
-    meeting = access.get_meeting(_me(), meeting_id)
-    saved, problems = 0, []
-    for item in meeting.agenda_items:
-        stance = request.form.get(f"stance-{item.id}", "")
-        if not stance:
-            continue
-        try:
-            service.record_position(_me(), item.id, stance, request.form.get(f"comment-{item.id}", ""))
-            saved += 1
-        except DomainError as exc:
-            db.session.rollback()
-            problems.append(f"{item.position}. {item.title}: {exc.message}")
-            if exc.status in (403, 404):
-                raise
+    answers = {int(key.removeprefix("stance-")): (value, request.form.get(
+        f"comment-{key.removeprefix('stance-')}", ""))
+        for key, value in request.form.items()
+        if key.startswith("stance-") and key.removeprefix("stance-").isdigit() and value}
+    saved, problems = service.record_positions(_me(), meeting_id, answers)
     for problem in problems:
         flash(problem, "error")
     if saved:

@@ -457,6 +457,18 @@ def reorder_agenda(actor: User, meeting_id: int, order: list[int]) -> list[Agend
     return list(meeting.agenda_items)
 
 
+def move_item(actor: User, item_id: int, *, up: bool) -> AgendaItem:
+    """Move an item one place up or down (the no-script fallback of drag and drop)."""
+    item = get_item(actor, item_id)
+    order = [i.id for i in item.meeting.agenda_items]
+    index = order.index(item.id)
+    target = index - 1 if up else index + 1
+    if 0 <= target < len(order):
+        order[index], order[target] = order[target], order[index]
+        reorder_agenda(actor, item.meeting_id, order)
+    return item
+
+
 def approve_agenda(actor: User, meeting_id: int) -> Meeting:
     """D8: the chair approves the agenda; later changes are tracked."""
     meeting = access.get_meeting(actor, meeting_id)
@@ -509,6 +521,28 @@ def record_position(actor: User, item_id: int, stance: str, comment: str = "") -
                  details={"stance": stance})
     db.session.commit()
     return position
+
+
+def record_positions(actor: User, meeting_id: int,
+                     answers: dict[int, tuple[str, str]]) -> tuple[int, list[str]]:
+    """Record several positions at once (item id → (stance, comment)), item by item.
+
+    A refused item does not lose the others: returns how many were saved and, for each refused
+    one, "<position>. <title>: <reason>". Not being allowed at all still raises.
+    """
+    meeting = access.get_meeting(actor, meeting_id)
+    saved, problems = 0, []
+    for item in meeting.agenda_items:
+        if item.id not in answers:
+            continue
+        stance, comment = answers[item.id]
+        try:
+            record_position(actor, item.id, stance, comment)
+            saved += 1
+        except (ValidationError, Conflict) as exc:
+            db.session.rollback()
+            problems.append(f"{item.position}. {item.title}: {exc.message}")
+    return saved, problems
 
 
 def my_positions(actor: User, meeting: Meeting) -> dict[int, Position]:
