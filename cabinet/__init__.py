@@ -78,15 +78,18 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def _import_models() -> None:
     """Import every model module so metadata (and Alembic) sees every table."""
+    from cabinet.annotations import models as _annotations  # noqa: F401
     from cabinet.audit import models as _audit  # noqa: F401
     from cabinet.auth import models as _auth  # noqa: F401
     from cabinet.documents import models as _documents  # noqa: F401
+    from cabinet.live import models as _live  # noqa: F401
     from cabinet.meetings import models as _meetings  # noqa: F401
     from cabinet.users import models as _users  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
     from cabinet.account.routes import bp as account_bp
+    from cabinet.annotations.routes import bp as annotations_bp
     from cabinet.api import bp as api_bp
     from cabinet.audit.routes import bp as audit_bp
     from cabinet.auth.routes import bp as auth_bp
@@ -95,12 +98,14 @@ def _register_blueprints(app: Flask) -> None:
     from cabinet.meetings.routes import bp as meetings_bp
     from cabinet.users.routes import bp as users_bp
 
-    for blueprint in (main_bp, auth_bp, account_bp, users_bp, audit_bp, meetings_bp, documents_bp, api_bp):
+    for blueprint in (main_bp, auth_bp, account_bp, users_bp, audit_bp, meetings_bp, documents_bp,
+                      annotations_bp, api_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # the API takes bearer tokens only, never cookies: no CSRF exposure
 
 
 def _register_socket_handlers() -> None:
+    from cabinet.annotations import events as _annotation_events  # noqa: F401  (live sync)
     from cabinet.live import events  # noqa: F401  (registers handlers on import)
 
 

@@ -26,6 +26,14 @@ def _env_dates(name: str) -> frozenset[date]:
 class Rules:
     quorum: Fraction = Fraction(2, 3)
     quorum_basis: str = "Luật Tổ chức Chính phủ 2015, Điều 46"
+    # D7: a decision needs more than this share of *all* members voting for it; on a tie between
+    # for and against, the side the chair (the Prime Minister) voted for wins.
+    decision_majority: Fraction = Fraction(1, 2)
+    decision_basis: str = "Luật Tổ chức Chính phủ 2015, Điều 45"
+    # *(policy)* members may check in this long before the meeting starts.
+    check_in_opens_minutes: int = int(os.environ.get("CABINET_CHECK_IN_OPENS_MINUTES", "120"))
+    # *(policy)* the time a speaker is given unless the chair says otherwise.
+    speaking_seconds: int = int(os.environ.get("CABINET_SPEAKING_SECONDS", "300"))
     dossier_lead_working_days: int = int(os.environ.get("CABINET_DOSSIER_LEAD_DAYS", "3"))
     dossier_lead_basis: str = "Quy chế làm việc của Chính phủ (policy: 3 working days)"
     holidays: frozenset[date] = field(default_factory=lambda: _env_dates("CABINET_HOLIDAYS"))

@@ -12,12 +12,12 @@ from pydantic import ValidationError as PydanticValidationError
 
 from cabinet.api.framework import operation
 from cabinet.api.meeting_schemas import DocumentList, DocumentOut, DocumentUpload, RecallIn
-from cabinet.api.meetings import iso
 from cabinet.core.errors import BadRequest, ValidationError
 from cabinet.documents import service
 from cabinet.documents.models import Document
 from cabinet.documents.routes import _send as send_content
 from cabinet.meetings import access
+from cabinet.meetings.json import iso
 
 TAGS = ["documents"]
 

@@ -50,6 +50,8 @@ class Operation:
     form: type[BaseModel] | None = None
     # The media type of a success answer that is not JSON (e.g. ``application/pdf``).
     produces: str | None = None
+    # Other success statuses with the same body, and what they mean (e.g. {200: "Already created"}).
+    also: dict[int, str] = field(default_factory=dict)
 
     @property
     def openapi_path(self) -> str:
@@ -109,14 +111,17 @@ def operation(method: str, path: str, *, summary: str, tags: list[str],
               status: int = 200, auth: bool = True, admin: bool = False,
               errors: tuple[int, ...] = (), query: dict[str, dict] | None = None,
               description: str = "", before_password_change: bool = False,
-              form: type[BaseModel] | None = None, produces: str | None = None):
+              form: type[BaseModel] | None = None, produces: str | None = None,
+              also: dict[int, str] | None = None):
     """Register an API endpoint. The view gets ``user`` (when ``auth``) and ``body`` (when given).
 
     ``form`` and ``produces`` only describe the operation in the OpenAPI document: a multipart
-    request (parsed by the view) and a success answer that is not JSON.
+    request (parsed by the view) and a success answer that is not JSON; ``also`` other success
+    statuses answered with the same body.
     """
     op = Operation(method.upper(), path, summary, tags, body, response, status, auth, admin,
-                   errors, query or {}, description, before_password_change, form, produces)
+                   errors, query or {}, description, before_password_change, form, produces,
+                   also or {})
     OPERATIONS.append(op)
 
     def decorator(view):

@@ -6,7 +6,7 @@ may do what and answers 404 for meetings the user may not see), serialise.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import jsonify, request
 from flask_babel import gettext as _
@@ -35,7 +35,8 @@ from cabinet.api.meeting_schemas import (
 )
 from cabinet.core.errors import ValidationError
 from cabinet.meetings import access, service
-from cabinet.meetings.models import AgendaItem, Meeting, Participant, Position
+from cabinet.meetings.json import iso, item_json, person, person_ref  # noqa: F401 (shared shapes)
+from cabinet.meetings.models import Meeting, Participant, Position
 from cabinet.users.models import User
 
 TAGS = ["meetings"]
@@ -43,20 +44,6 @@ AGENDA_TAGS = ["agenda"]
 BODY_ERRORS = (400, 413, 422)
 
 # --- serialisers ------------------------------------------------------------------------------
-
-
-def iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC."""
-    return value.astimezone(UTC).isoformat() if value is not None else None
-
-
-def person_ref(user: User | None) -> dict | None:
-    return {"id": user.id, "full_name": user.full_name} if user is not None else None
-
-
-def person(user: User) -> dict:
-    return {"id": user.id, "full_name": user.full_name, "title": user.title,
-            "organisation": user.organisation}
 
 
 def meeting_json(meeting: Meeting, viewer: User) -> dict:
@@ -94,21 +81,6 @@ def participant_json(participant: Participant, *, full: bool) -> dict:
 
 def chair_or_staff(user: User, meeting: Meeting) -> bool:
     return access.is_staff(user) or access.is_chair(user, meeting)
-
-
-def item_json(item: AgendaItem) -> dict:
-    return {
-        "id": item.id,
-        "meeting_id": item.meeting_id,
-        "position": item.position,
-        "title": item.title,
-        "presenter_organisation": item.presenter_organisation,
-        "presenter_name": item.presenter_name,
-        "minutes": item.minutes,
-        "status": item.status,
-        "conclusion": item.conclusion,
-        "passes_without_debate": item.passes_without_debate,
-    }
 
 
 def position_json(position: Position) -> dict:

@@ -73,6 +73,8 @@ def build_document() -> dict[str, Any]:
         elif op.status != 204:
             success["content"] = {"application/json": {"schema": {"type": "object"}}}
         responses: dict[str, Any] = {str(op.status): success}
+        for status, meaning in op.also.items():
+            responses[str(status)] = {**success, "description": meaning}
         for status in sorted(set(op.errors) | ({401} if op.auth else set())
                              | ({403} if op.admin or (op.auth and not op.before_password_change) else set())):
             responses[str(status)] = {"description": _ERROR_TEXT[status],

@@ -6,3 +6,10 @@ _signals = Namespace()
 
 #: Sent with ``user`` when all of a user's sessions and tokens were ended (disable, reset…).
 sessions_revoked = _signals.signal("sessions-revoked")
+
+#: Sent with ``meeting_id`` and ``document_ids`` after documents were published (committed).
+documents_published = _signals.signal("documents-published")
+
+#: Sent with ``meeting_id`` and ``document_id`` after a document was recalled (committed):
+#: open viewers close it and offline copies are deleted.
+document_recalled = _signals.signal("document-recalled")

@@ -45,6 +45,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer, selectinload
 
 from cabinet.audit import service as audit
+from cabinet.core import signals
 from cabinet.core.errors import Conflict, NotFound, PayloadTooLarge, PermissionDenied, ValidationError
 from cabinet.core.timeutil import utcnow
 from cabinet.core.types import MAX_ID
@@ -779,6 +780,7 @@ def publish(actor: User, document_id: int) -> Document:
                          "as a new document if needed."), code="recalled")
     _publish(actor, document, bulk=False)
     db.session.commit()
+    signals.documents_published.send(actor, meeting_id=document.meeting_id, document_ids=[document.id])
     return document
 
 
@@ -801,6 +803,9 @@ def publish_meeting(actor: User, meeting_id: int, agenda_item_id: int | None = N
     for document in documents:
         _publish(actor, document, bulk=True)
     db.session.commit()
+    if documents:
+        signals.documents_published.send(actor, meeting_id=meeting.id,
+                                         document_ids=[d.id for d in documents])
     return documents
 
 
@@ -825,6 +830,7 @@ def recall(actor: User, document_id: int, reason: str = "") -> Document:
     audit.record("document.recalled", actor=actor, object_type="document", object_id=document.id,
                  details={"meeting_id": document.meeting_id, "reason": reason, "previous_status": previous})
     db.session.commit()
+    signals.document_recalled.send(actor, meeting_id=document.meeting_id, document_id=document.id)
     return document
 
 
