@@ -169,6 +169,7 @@ def test_members_vote_and_change_until_close_with_one_ballot_each(cabinet, room)
     closed = service.close_vote(cabinet["pm"], vote.id)
     assert closed.outcome == "passed"  # 2 of 3 members: more than half of all members (D7)
     assert closed.result["threshold"] == 2 and closed.result["not_voted"] == 1
+    assert room.agenda_items[0].votes == [closed]  # the record the minutes are drawn from
     with pytest.raises(Conflict) as late:
         service.cast_vote(cabinet["yte"], vote.id, "against")
     assert late.value.code == "vote_closed"

@@ -25,7 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from cabinet.core.timeutil import utcnow
 from cabinet.core.types import UTCDateTime, sql_in
@@ -187,7 +187,9 @@ class Vote(db.Model):
     # The result as computed at close: counts, threshold, the rule and its legal basis.
     result: Mapped[dict | None] = mapped_column(JSON)
 
-    agenda_item: Mapped[AgendaItem | None] = relationship()
+    # ``item.votes``: the votes on an agenda item, with their results, for the minutes (D11).
+    agenda_item: Mapped[AgendaItem | None] = relationship(
+        backref=backref("votes", order_by="Vote.id", passive_deletes=True))
 
     @property
     def is_open(self) -> bool:

@@ -576,8 +576,10 @@ def _change_ballot(actor: User, meeting: Meeting, vote: Vote, ballot: VoteBallot
     if previous == choice:
         db.session.rollback()
         return CastResult(vote, choice, changed=False, receipt=receipt if vote.secret else None)
-    _bump(vote.id, previous, -1)
-    _bump(vote.id, choice, +1)
+    # Rows are always updated in the same order, so two members swapping choices at the same
+    # moment cannot deadlock on each other's counters.
+    for key, delta in sorted([(previous, -1), (choice, +1)]):
+        _bump(vote.id, key, delta)
     if not vote.secret:
         ballot.choice = choice
     ballot.changes += 1
