@@ -81,6 +81,7 @@ def _import_models() -> None:
     from cabinet.annotations import models as _annotations  # noqa: F401
     from cabinet.audit import models as _audit  # noqa: F401
     from cabinet.auth import models as _auth  # noqa: F401
+    from cabinet.ballots import models as _ballots  # noqa: F401
     from cabinet.documents import models as _documents  # noqa: F401
     from cabinet.live import models as _live  # noqa: F401
     from cabinet.meetings import models as _meetings  # noqa: F401
@@ -94,12 +95,13 @@ def _register_blueprints(app: Flask) -> None:
     from cabinet.audit.routes import bp as audit_bp
     from cabinet.auth.routes import bp as auth_bp
     from cabinet.documents.routes import bp as documents_bp
+    from cabinet.live.routes import bp as live_bp
     from cabinet.main.routes import bp as main_bp
     from cabinet.meetings.routes import bp as meetings_bp
     from cabinet.users.routes import bp as users_bp
 
     for blueprint in (main_bp, auth_bp, account_bp, users_bp, audit_bp, meetings_bp, documents_bp,
-                      annotations_bp, api_bp):
+                      annotations_bp, live_bp, api_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # the API takes bearer tokens only, never cookies: no CSRF exposure
 

@@ -39,6 +39,16 @@ class Rules:
     holidays: frozenset[date] = field(default_factory=lambda: _env_dates("CABINET_HOLIDAYS"))
     timezone: str = os.environ.get("CABINET_TIMEZONE", "Asia/Ho_Chi_Minh")
 
+    # D13: opinion ballots.
+    ballot_working_days: int = int(os.environ.get("CABINET_BALLOT_WORKING_DAYS", "5"))
+    ballot_deadline_hour: int = int(os.environ.get("CABINET_BALLOT_DEADLINE_HOUR", "17"))
+    ballot_deadline_basis: str = "Quy chế làm việc của Chính phủ (policy: 5 working days)"
+    ballot_reminder_hours: tuple[int, ...] = field(default_factory=lambda: tuple(
+        int(h) for h in os.environ.get("CABINET_BALLOT_REMINDER_HOURS", "48,24").split(",") if h.strip()))
+    ballot_majority: Fraction = Fraction(1, 2)
+    ballot_basis: str = "Quy chế làm việc của Chính phủ (Nghị định 39/2022/NĐ-CP): quá nửa tổng số thành viên"
+    no_answer_basis: str = "policy (legal text unverified): a missing answer counts as not agreeing"
+
     def is_working_day(self, day: date) -> bool:
         return day.weekday() < 5 and (day.month, day.day) not in _FIXED_HOLIDAYS \
             and day not in self.holidays
@@ -53,6 +63,21 @@ class Rules:
             if self.is_working_day(day):
                 counted += 1
         return datetime(day.year, day.month, day.day, tzinfo=zone)
+
+    def working_days_after(self, moment: datetime, days: int) -> datetime:
+        """``ballot_deadline_hour`` o'clock (local time) on the ``days``-th working day after ``moment``."""
+        zone = ZoneInfo(self.timezone)
+        day = moment.astimezone(zone).date()
+        counted = 0
+        while counted < days:
+            day += timedelta(days=1)
+            if self.is_working_day(day):
+                counted += 1
+        return datetime(day.year, day.month, day.day, self.ballot_deadline_hour, tzinfo=zone)
+
+    def ballot_deadline(self, issued: datetime) -> datetime:
+        """D13's default deadline for a ballot issued at ``issued``."""
+        return self.working_days_after(issued, self.ballot_working_days)
 
     def dossier_deadline(self, meeting_start: datetime) -> datetime:
         """Documents published after this moment are late (D8)."""

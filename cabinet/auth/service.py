@@ -65,6 +65,12 @@ def _register_failure(user: User | None, username: str, reason: str) -> None:
     db.session.commit()
 
 
+def register_failure(user: User, reason: str) -> None:
+    """Count a failed proof of identity outside the login (e.g. signing a ballot answer) towards
+    the same lockout as failed logins. Commits."""
+    _register_failure(user, user.username, reason)
+
+
 def check_password(username: str, password: str) -> User:
     """First step of a login: the password. Returns the user, or raises.
 

@@ -13,3 +13,9 @@ documents_published = _signals.signal("documents-published")
 #: Sent with ``meeting_id`` and ``document_id`` after a document was recalled (committed):
 #: open viewers close it and offline copies are deleted.
 document_recalled = _signals.signal("document-recalled")
+
+#: Sent with ``ballot_id`` after a ballot was issued (committed): recipients are notified.
+ballot_issued = _signals.signal("ballot-issued")
+
+#: Sent with ``ballot_id`` after an answer, a recall, a close or a decision (committed).
+ballot_changed = _signals.signal("ballot-changed")

@@ -582,6 +582,9 @@ def _ingest(stream: BinaryIO, filename: str | None, *, classified: bool) -> Docu
         raise _too_large(exc.limit) from exc
 
 
+ingest = _ingest  # public name: ballots keep their dossiers the same way
+
+
 def _ingest_docx(store: BlobStore, staged, name: str, classified: bool) -> DocumentVersion:
     with convert_docx(staged.path) as pdf_path:
         if pdf_path is None:

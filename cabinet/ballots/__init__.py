@@ -1,0 +1,1 @@
+"""Opinion ballots (Phiếu lấy ý kiến thành viên Chính phủ): D12, D13."""
