@@ -202,3 +202,18 @@ def meeting(cabinet):
 
     return schedule(cabinet["thuky"], chair=cabinet["pm"], members=[cabinet["tuphap"], cabinet["yte"]],
                     secretaries=[cabinet["thuky"]], guests=[cabinet["guest"]])
+
+
+@pytest.fixture
+def document(client):
+    """The OpenAPI document the app serves."""
+    return client.get("/api/v1/openapi.json").get_json()
+
+
+@pytest.fixture
+def api(client, cabinet, document):
+    """``api(username, method, url, json=...)``: call the API as that user of the ``cabinet``; every
+    answer is checked against the OpenAPI document."""
+    from tests.test_api_meetings import api_caller
+
+    return api_caller(client, document)

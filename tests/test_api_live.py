@@ -10,7 +10,7 @@ import pytest
 from cabinet.live import service as live
 from cabinet.meetings import service as meetings_service
 from tests.meeting_factories import schedule
-from tests.test_api_meetings import api, document, error, fields  # noqa: F401  (fixtures)
+from tests.test_api_meetings import error, fields
 
 
 @pytest.fixture

@@ -29,11 +29,6 @@ HUGE_IDS = [2**31, 10**20]
 # --- helpers --------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def document(client):
-    return client.get("/api/v1/openapi.json").get_json()
-
-
 def _template(document, url: str) -> str | None:
     path = url.split("?", 1)[0]
     for template in document["paths"]:
@@ -69,11 +64,6 @@ def api_caller(client, document):
         return response
 
     return call
-
-
-@pytest.fixture
-def api(client, cabinet, document):
-    return api_caller(client, document)
 
 
 def error(response, status: int) -> dict:

@@ -59,7 +59,7 @@ class OptionOut(BaseModel):
     label: str
 
 
-class BallotOut(BaseModel):
+class VoteBallotOut(BaseModel):
     user: dict
     choice: str | None
 
@@ -71,7 +71,7 @@ class TallyOut(BaseModel):
     cast: int
     eligible: int
     counts: dict[str, int] | None = Field(description="Per option; null for a secret vote until it closes.")
-    ballots: list[BallotOut] | None = Field(description="Who chose what; null for a secret vote.")
+    ballots: list[VoteBallotOut] | None = Field(description="Who chose what; null for a secret vote.")
 
 
 class MyVoteOut(BaseModel):

@@ -23,9 +23,11 @@ _ERROR_TEXT = {
 
 def _schema_ref(model: type[BaseModel], components: dict[str, Any]) -> dict[str, str]:
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    for name, sub in schema.pop("$defs", {}).items():
+    for name, sub in [*schema.pop("$defs", {}).items(), (model.__name__, schema)]:
+        # Two models of the same name would silently share one schema: refuse at start-up.
+        if components.get(name, sub) != sub:
+            raise RuntimeError(f"two API models are named {name!r}; rename one")
         components[name] = sub
-    components[model.__name__] = schema
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 

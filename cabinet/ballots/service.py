@@ -352,6 +352,12 @@ def current_response(ballot_id: int, user_id: int) -> BallotResponse | None:
         BallotResponse.superseded_at.is_(None)).options(selectinload(BallotResponse.answers)))
 
 
+def responded_count(ballot: Ballot) -> int:
+    """How many recipients have a current answer."""
+    return db.session.scalar(select(func.count()).select_from(BallotResponse).where(
+        BallotResponse.ballot_id == ballot.id, BallotResponse.superseded_at.is_(None))) or 0
+
+
 def history(actor: User, ballot_id: int, user_id: int | None = None) -> list[BallotResponse]:
     """Every signed answer of a member, newest first (their own; anyone's for the result's readers)."""
     ballot = get_ballot(actor, ballot_id)
