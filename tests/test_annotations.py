@@ -8,7 +8,9 @@ API answers are also checked against the OpenAPI document (tests.test_api_meetin
 from __future__ import annotations
 
 import io
+import re
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -139,7 +141,8 @@ def test_a_member_draws_on_a_page_and_gets_a_w3c_annotation_back(api, people, do
         "type": "StrokesSelector",
         "strokes": [{"points": [[0.1, 0.1], [0.2, 0.15], [0.3, 0.2]], "width": 0.004}]}
     assert (made["document_id"], made["version"], made["page"], made["kind"]) == (doc.id, 1, 1, "pen")
-    assert (made["colour"], made["visibility"], made["outdated"], made["mine"]) == ("red", "private", False, True)
+    assert (made["colour"], made["visibility"], made["outdated"], made["mine"]) == (
+        "red", "private", False, True)
     assert made["shared_with"] == []
 
     again = api("bt.tuphap", "GET", f"/api/v1/annotations/{made['annotation_id']}")
@@ -493,7 +496,9 @@ def test_the_document_page_loads_the_annotation_tools_with_their_settings(client
     login(client, "bt.tuphap")
     html = client.get(f"/documents/{doc.id}").get_data(as_text=True)
 
-    assert f'data-annotations-url="/documents/{doc.id}/annotations"' in html
+    assert f'data-list-url="/documents/{doc.id}/annotations"' in html
+    assert 'data-item-url="/annotations/__id__"' in html
+    assert f'data-user-id="{people["tuphap"].id}"' in html
     assert 'data-csrf-token="' in html
     assert "/static/js/annotations.js" in html
     assert f"/documents/{doc.id}/annotations/shared" not in html  # staff only
@@ -523,3 +528,33 @@ def test_the_secretariat_page_lists_shared_annotations_with_their_text_escaped(c
 def test_members_cannot_open_the_secretariats_page(client, people, doc):
     login(client, "bt.tuphap")
     assert client.get(f"/documents/{doc.id}/annotations/shared").status_code == 403
+
+
+# --- the viewer's script and markup -------------------------------------------------------------
+
+ANNOTATIONS_JS = Path(__file__).resolve().parent.parent / "static" / "js" / "annotations.js"
+
+
+def test_the_annotation_script_is_served_as_a_module_and_never_parses_html(client):
+    response = client.get("/static/js/annotations.js")
+    assert response.status_code == 200 and response.mimetype in ("text/javascript", "application/javascript")
+    response.close()
+    source = ANNOTATIONS_JS.read_text(encoding="utf-8")
+    # Other people's text goes in as textContent only.
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+        assert sink not in source, sink
+    assert 'credentials: "same-origin"' in source and '"X-CSRFToken"' in source
+
+
+def test_the_viewer_with_annotations_has_no_inline_script_style_or_handler(app):
+    with app.test_request_context("/"):
+        module = app.jinja_env.get_template("documents/_pdf_viewer.html").module
+        html = str(module.pdf_viewer("/documents/7/content", "Tờ trình", annotations={
+            "list_url": "/documents/7/annotations", "item_url": "/annotations/__id__",
+            "document_id": 7, "version": 2, "user_id": 5}))
+    assert '<script type="module" src="/static/js/annotations.js"></script>' in html
+    assert 'data-version="2"' in html and 'data-document-id="7"' in html
+    for body in re.findall(r"<script\b[^>]*>(.*?)</script>", html, re.S):
+        assert not body.strip(), "inline script"
+    assert not re.search(r"\sstyle=", html), "inline style attribute"
+    assert not re.search(r"\son[a-z]+=", html), "inline event handler"

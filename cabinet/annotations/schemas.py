@@ -55,14 +55,14 @@ PublicId = Annotated[str, Field(pattern=PUBLIC_ID_PATTERN, description="32 lower
                                 "(a UUID4 without dashes), chosen by the client")]
 
 
-class Stroke(Strict):
+class AnnotationStroke(Strict):
     points: list[Point] = Field(min_length=1, max_length=MAX_POINTS,
                                 description="[x, y] pairs, fractions of the page (0..1)")
     width: float = Field(default=0.004, ge=0.001, le=0.05, strict=True, allow_inf_nan=False,
                          description="Line width as a fraction of the page width")
 
 
-class TextQuote(Strict):
+class AnnotationQuote(Strict):
     """W3C TextQuoteSelector: the highlighted text and a little of what surrounds it."""
 
     exact: str = Field(min_length=1, max_length=QUOTE_MAX_CHARS)
@@ -70,7 +70,7 @@ class TextQuote(Strict):
     suffix: str = Field(default="", max_length=QUOTE_CONTEXT_MAX_CHARS)
 
 
-def _strokes_bounded(strokes: list[Stroke] | None) -> list[Stroke] | None:
+def _strokes_bounded(strokes: list[AnnotationStroke] | None) -> list[AnnotationStroke] | None:
     if strokes is not None and sum(len(s.points) for s in strokes) > MAX_POINTS:
         raise ValueError(_("At most %(max)d points in all the strokes of one drawing.", max=MAX_POINTS))
     return strokes
@@ -94,13 +94,13 @@ def _unique_ids(ids: list[int] | None) -> list[int] | None:
 class _Geometry(Strict):
     """The geometry fields; which ones an annotation needs depends on its kind."""
 
-    strokes: list[Stroke] | None = Field(
+    strokes: list[AnnotationStroke] | None = Field(
         default=None, min_length=1, max_length=MAX_STROKES,
         description=f"Pen only: up to {MAX_STROKES} strokes, {MAX_POINTS} points in all.")
     rects: list[Rect] | None = Field(
         default=None, min_length=1, max_length=MAX_RECTS,
         description="Highlight only: [x, y, width, height] of each highlighted line.")
-    quote: TextQuote | None = Field(default=None, description="Highlight only: the text highlighted.")
+    quote: AnnotationQuote | None = Field(default=None, description="Highlight only: the text highlighted.")
     point: Point | None = Field(default=None, description="Note only: where the note is pinned.")
 
     _check_strokes = field_validator("strokes")(_strokes_bounded)
@@ -163,7 +163,7 @@ class StrokesSelectorOut(BaseModel):
     """e-Cabinet's selector for a drawing: strokes in page fractions."""
 
     type: Literal["StrokesSelector"]
-    strokes: list[Stroke]
+    strokes: list[AnnotationStroke]
 
 
 class RectsSelectorOut(BaseModel):
@@ -185,7 +185,7 @@ Selector = (FragmentSelectorOut | TextQuoteSelectorOut | StrokesSelectorOut | Re
             | PointSelectorOut)
 
 
-class TargetOut(BaseModel):
+class AnnotationTargetOut(BaseModel):
     source: str = Field(description="The document version annotated")
     selector: list[Selector]
 
@@ -196,7 +196,7 @@ class TextualBodyOut(BaseModel):
     format: Literal["text/plain"]
 
 
-class CreatorOut(BaseModel):
+class AnnotationCreatorOut(BaseModel):
     type: Literal["Person"]
     id: str
     user_id: int
@@ -213,9 +213,9 @@ class AnnotationOut(BaseModel):
     motivation: MotivationName
     created: datetime
     modified: datetime
-    creator: CreatorOut
+    creator: AnnotationCreatorOut
     body: list[TextualBodyOut]
-    target: TargetOut
+    target: AnnotationTargetOut
     document_id: int
     version: int = Field(description="The number of the document version it was made on")
     page: int
@@ -229,7 +229,7 @@ class AnnotationOut(BaseModel):
         description="Your own annotations: the people chosen (visibility `participants`); else null.")
 
 
-class PersonOut(BaseModel):
+class ShareCandidateOut(BaseModel):
     id: int
     full_name: str
     title: str
@@ -238,5 +238,5 @@ class PersonOut(BaseModel):
 class AnnotationList(BaseModel):
     annotations: list[AnnotationOut]
     current_version: int | None = Field(description="The document's current version number")
-    share_candidates: list[PersonOut] = Field(
+    share_candidates: list[ShareCandidateOut] = Field(
         description="The meeting's participants you may choose to share with (not yourself).")

@@ -391,12 +391,13 @@ def _stored_rects(annotation: Annotation) -> list:
 
 
 def _stored_quote(annotation: Annotation):
-    from cabinet.annotations.schemas import TextQuote
+    from cabinet.annotations.schemas import AnnotationQuote
 
     entry = selector(annotation, "TextQuoteSelector")
     if not entry:
         return None
-    return TextQuote(exact=entry["exact"], prefix=entry.get("prefix", ""), suffix=entry.get("suffix", ""))
+    return AnnotationQuote(exact=entry["exact"], prefix=entry.get("prefix", ""),
+                           suffix=entry.get("suffix", ""))
 
 
 def set_sharing(actor: User, public_id: str, data: SharingIn) -> Annotation:

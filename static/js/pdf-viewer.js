@@ -12,6 +12,11 @@
 //   exceeds 16 megapixels, and thumbnails are kept as small JPEG images, not canvases.
 // * Pinch uses touch events: a pointer-based pinch is cancelled (pointercancel) as soon as
 //   the browser starts a two-finger pan, and touchmove is the event that can stop it.
+//
+// Hooks for other modules (static/js/annotations.js): the instance is root.pdfViewer; events on
+// the root: pdfv:created, pdfv:pages (pages laid out), pdfv:pagerendered and pdfv:pagesize
+// (detail {page}), pdfv:pagechange (detail {num}). A page's children marked data-pdfv-keep
+// (an overlay) survive its re-rendering and eviction.
 
 const PDF_TO_CSS = 96 / 72; // PDF points to CSS pixels at 100 %
 const ZOOM_STEPS = [0.25, 0.33, 0.5, 0.67, 0.75, 0.8, 0.9, 1, 1.1, 1.25, 1.5, 1.75, 2, 2.5, 3, 4, 5];
@@ -367,6 +372,7 @@ export class PdfViewer {
     this.applyZoom();
     this.observe();
     this.updateCurrentPage(1);
+    this.emit("pdfv:pages");
     // Exact sizes for every page (annexes are often landscape), in the background.
     this.loadAllPageSizes();
   }
@@ -387,6 +393,7 @@ export class PdfViewer {
         page.height = height;
         this.sizePage(page);
         this.sizeThumb(page);
+        this.emit("pdfv:pagesize", { page });
         // Only a page above the one being read moves the text under the reader's eyes.
         if (anchor && page.num < anchor.page.num) this.restore(anchor);
       }
@@ -592,11 +599,21 @@ export class PdfViewer {
     end.className = "endOfContent";
     textDiv.append(end);
     this.dropCanvas(page);
-    page.div.replaceChildren(canvas, textDiv);
+    page.div.replaceChildren(canvas, textDiv, ...this.kept(page));
     page.textLayer = textLayer;
     page.rendered = zoom;
     page.div.classList.add("is-rendered");
     this.highlightPage(page);
+    this.emit("pdfv:pagerendered", { page });
+  }
+
+  /** A page's overlays from other modules, kept when the page is re-rendered or evicted. */
+  kept(page) {
+    return [...page.div.children].filter((child) => child.hasAttribute("data-pdfv-keep"));
+  }
+
+  emit(name, detail = {}) {
+    this.root.dispatchEvent(new CustomEvent(name, { detail: { viewer: this, ...detail } }));
   }
 
   dropCanvas(page) {
@@ -613,7 +630,7 @@ export class PdfViewer {
     for (const page of rendered.slice(0, rendered.length - Math.max(0, keep))) {
       page.renderTask?.cancel();
       this.dropCanvas(page);
-      page.div.replaceChildren();
+      page.div.replaceChildren(...this.kept(page));
       page.div.classList.remove("is-rendered");
       page.textLayer = null;
       page.rendered = 0;
@@ -747,6 +764,7 @@ export class PdfViewer {
     this.el.pageInput.title = fmt(this.data.msgPage, { n: num, total });
     this.el.prev.disabled = num <= 1;
     this.el.next.disabled = num >= total;
+    if (changed) this.emit("pdfv:pagechange", { num });
     if (changed || !this.currentThumb) {
       this.currentThumb?.removeAttribute("aria-current");
       this.currentThumb = this.pages[num - 1]?.thumb;
@@ -1077,7 +1095,10 @@ function start() {
   for (const root of document.querySelectorAll("[data-pdf-viewer]")) {
     if (root.dataset.viewerReady) continue;
     root.dataset.viewerReady = "1";
-    new PdfViewer(root).open();
+    const viewer = new PdfViewer(root);
+    root.pdfViewer = viewer;
+    root.dispatchEvent(new CustomEvent("pdfv:created", { detail: { viewer } }));
+    viewer.open();
   }
 }
 
