@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -70,6 +71,29 @@ def time_only(value: datetime | None) -> str:
 def weekday(value: datetime | None) -> str:
     """``Thứ Hai`` / ``Monday``."""
     return format_datetime(local(value), "EEEE").capitalize() if value is not None else ""
+
+
+# Vietnamese alphabetical order: a ă â b c d đ e ê … o ô ơ … u ư …, tones after the letter.
+_ALPHABET = "aăâbcdđeêghiklmnoôơpqrstuưvxy"
+_TONES = {"\u0300": 1, "\u0309": 2, "\u0303": 3, "\u0301": 4, "\u0323": 5}  # huyền hỏi ngã sắc nặng
+
+
+def _letters_key(word: str) -> tuple:
+    letters, tones = [], []
+    for char in unicodedata.normalize("NFC", word.lower()):
+        base = unicodedata.normalize("NFD", char)
+        tone = next((_TONES[m] for m in base if m in _TONES), 0)
+        bare = unicodedata.normalize("NFC", "".join(m for m in base if m not in _TONES))
+        letters.append(_ALPHABET.index(bare) if bare in _ALPHABET else 100 + ord(bare[0]))
+        tones.append(tone)
+    return (tuple(letters), tuple(tones))
+
+
+def vietnamese_name_key(full_name: str) -> tuple:
+    """Sort people as Vietnamese lists do: by given name (the last word), then the whole name,
+    in the Vietnamese alphabet (đ after d, ơ after ô, tones after the bare letter)."""
+    words = full_name.split()
+    return (_letters_key(words[-1]) if words else (), _letters_key(full_name))
 
 
 def register(app: Flask) -> None:

@@ -289,3 +289,13 @@ def test_no_reminder_after_the_deadline(cabinet):
 def test_times_are_utc(cabinet):
     ballot = draft(cabinet)
     assert ballot.deadline.tzinfo is not None and ballot.deadline.utcoffset() == UTC.utcoffset(None)
+
+
+def test_members_are_listed_in_vietnamese_alphabetical_order_by_given_name():
+    from cabinet.i18n import vietnamese_name_key
+
+    names = ["Lê Văn Đức", "Tôn Nữ Thanh Thủy", "Trần Thị Ánh", "Lê Văn Dũng", "Nguyễn Văn An", "Võ Văn Ơn",
+             "Hồ Thị Oanh"]
+    assert sorted(names, key=vietnamese_name_key) == [
+        "Nguyễn Văn An", "Trần Thị Ánh", "Lê Văn Dũng", "Lê Văn Đức", "Hồ Thị Oanh", "Võ Văn Ơn",
+        "Tôn Nữ Thanh Thủy"]

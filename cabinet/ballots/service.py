@@ -40,6 +40,7 @@ from cabinet.core.errors import Conflict, NotFound, PermissionDenied, TooManyReq
 from cabinet.core.timeutil import utcnow
 from cabinet.core.types import MAX_ID
 from cabinet.extensions import db
+from cabinet.i18n import vietnamese_name_key
 from cabinet.meetings.access import cleared_for, is_staff, require_staff
 from cabinet.rules import rules
 from cabinet.users.models import Clearance, Role, User
@@ -508,7 +509,7 @@ def record_paper_response(actor: User, ballot_id: int, respondent_id: int, answe
 def _locked(ballot_id: int) -> Ballot:
     """The ballot row locked for the rest of the transaction (PostgreSQL), so an answer and the
     closing cannot interleave."""
-    return db.session.scalars(select(Ballot).where(Ballot.id == ballot_id).with_for_update()
+    return db.session.scalars(select(Ballot).where(Ballot.id == ballot_id).with_for_update(of=Ballot)
                               .execution_options(populate_existing=True)).one()
 
 
@@ -548,7 +549,7 @@ def threshold(recipients: int) -> int:
 
 def tally(ballot: Ballot) -> Result:
     """Count the current answers per question by D13. Two queries, whatever the number of members."""
-    recipients = [r.user for r in sorted(ballot.recipients, key=lambda r: r.user.full_name)]
+    recipients = sorted((r.user for r in ballot.recipients), key=lambda u: vietnamese_name_key(u.full_name))
     responses = list(db.session.scalars(
         select(BallotResponse).where(BallotResponse.ballot_id == ballot.id,
                                      BallotResponse.superseded_at.is_(None))
