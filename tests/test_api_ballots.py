@@ -117,3 +117,35 @@ def test_a_recalled_ballot_refuses_answers(api, cabinet):
     refused = error(api("bt.tuphap", "POST", f"{url}/responses",
                         json={"answers": _answers(ballot, "agree", "agree"), "password": PASSWORD}), 409)
     assert refused["code"] == "ballot_recalled"
+
+
+def test_the_report_and_the_form_are_exported_to_those_who_may_have_them(api, cabinet):
+    import io
+
+    from docx import Document as Docx
+    from pypdf import PdfReader
+
+    from cabinet.audit.models import AuditEntry
+
+    ballot = _new(api)
+    url = f"/api/v1/ballots/{ballot['id']}"
+    preview = api("thuky", "GET", f"{url}/form.pdf")
+    assert preview.status_code == 200 and preview.mimetype == "application/pdf"
+    assert "PHIẾU LẤY Ý KIẾN" in "".join(p.extract_text() for p in PdfReader(io.BytesIO(preview.data)).pages)
+    error(api("bt.tuphap", "GET", f"{url}/form.pdf"), 404)  # a draft is the secretariat's
+    api("thuky", "POST", f"{url}/issue")
+    assert api("bt.tuphap", "GET", f"{url}/form.pdf").status_code == 200
+    error(api("khach", "GET", f"{url}/form.pdf"), 404)
+    api("bt.tuphap", "POST", f"{url}/responses", json={"answers": _answers(ballot, "agree", "other",
+                                                                           comment="Cần làm rõ"),
+                                                      "password": PASSWORD})
+    error(api("bt.tuphap", "GET", f"{url}/report.pdf"), 403)
+    pdf = api("thutuong", "GET", f"{url}/report.pdf")
+    assert pdf.headers["Cache-Control"] == "no-store"
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
+    assert "Phan Thị Ngọc Diệp" in text and "Cần làm rõ" in text
+    docx = api("thuky", "GET", f"{url}/report.docx")
+    cells = [c.text for t in Docx(io.BytesIO(docx.data)).tables for r in t.rows for c in r.cells]
+    assert "Phan Thị Ngọc Diệp" in cells
+    exported = db.session.query(AuditEntry.action).filter(AuditEntry.object_type == "ballot").all()
+    assert ("ballot.report_exported",) in exported and ("ballot.form_exported",) in exported

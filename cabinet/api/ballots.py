@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from flask import jsonify, request
+from flask import Response, jsonify, request
 from flask_babel import gettext as _
 from pydantic import BaseModel, Field, StrictInt
 
 from cabinet.api.framework import operation
 from cabinet.api.meeting_schemas import Moment, PersonRef, optional
 from cabinet.api.schemas import Strict
-from cabinet.ballots import service
+from cabinet.ballots import exports, service
 from cabinet.ballots.models import Ballot, BallotResponse, BallotStatus
 from cabinet.core.errors import ValidationError
 from cabinet.core.timeutil import utcnow
@@ -328,3 +328,32 @@ def ballot_result(user, ballot_id: int):
            tags=TAGS, body=DecisionIn, response=BallotOut, errors=(*BODY_ERRORS, 403, 404, 409))
 def decide_ballot(user, ballot_id: int, body: DecisionIn):
     return jsonify(ballot_json(service.record_decision(user, ballot_id, body.decision), user))
+
+
+def _send(export) -> Response:
+    response = Response(export.content, mimetype=export.media_type)
+    response.headers["Content-Disposition"] = f"attachment; filename={export.filename}"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@operation("GET", "/ballots/<int:ballot_id>/report.pdf", summary="The summary report as PDF/A (secretariat, "
+           "decider)", tags=TAGS, produces=exports.PDF, errors=(403, 404),
+           description="Báo cáo tổng hợp ý kiến thành viên Chính phủ, in the layout of Nghị định 30/2020. "
+                       "Interim while the ballot is open. Each export is audited.")
+def ballot_report_pdf(user, ballot_id: int):
+    return _send(exports.report(user, ballot_id, "pdf"))
+
+
+@operation("GET", "/ballots/<int:ballot_id>/report.docx", summary="The summary report as DOCX (secretariat, "
+           "decider)", tags=TAGS, produces=exports.DOCX, errors=(403, 404))
+def ballot_report_docx(user, ballot_id: int):
+    return _send(exports.report(user, ballot_id, "docx"))
+
+
+@operation("GET", "/ballots/<int:ballot_id>/form.pdf", summary="The printed ballot form (recipients, "
+           "secretariat)", tags=TAGS, produces=exports.PDF, errors=(403, 404),
+           description="PHIẾU LẤY Ý KIẾN THÀNH VIÊN CHÍNH PHỦ: a draft's preview, or the paper form for a "
+                       "member who answers on paper.")
+def ballot_form_pdf(user, ballot_id: int):
+    return _send(exports.blank_form(user, ballot_id, "pdf"))
