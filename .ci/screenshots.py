@@ -1,6 +1,8 @@
 """Take the README screenshots: serve the demo on a scratch instance, log in, photograph pages.
 
     .venv/bin/pip install playwright && .venv/bin/python .ci/screenshots.py [OUT_DIR]
+    .venv/bin/python .ci/screenshots.py --live [--lang en] [OUT_DIR]   # only the meeting room
+                                                              # (docs/screenshots/ by default)
 
 Needs Debian's chromium (/usr/bin/chromium); Playwright's own browser download is not used.
 """
@@ -8,6 +10,7 @@ Needs Debian's chromium (/usr/bin/chromium); Playwright's own browser download i
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -19,10 +22,16 @@ from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs"
-PORT = 5099
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--disable-quic"]
+
+
+def _free_port() -> int:
+    """A port nobody listens on (another checkout may be taking screenshots too)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def _login(browser, base: str, username: str):
@@ -53,15 +62,91 @@ def _meeting_pages(browser, base: str) -> None:
     page.close()
 
 
+def _live_scene() -> None:
+    """Put the demo meeting in session (run in its own process, before the server starts):
+    item 1 voted and concluded, item 2 on the table with a speaker, a queue and a vote under way."""
+    from sqlalchemy import select
+
+    from cabinet import create_app
+    from cabinet.extensions import db
+    from cabinet.live import service as live
+    from cabinet.meetings.models import Meeting
+    from cabinet.users.models import User
+
+    app = create_app()
+    with app.app_context():
+        people = {u.username: u for u in db.session.scalars(select(User))}
+        meeting = db.session.scalars(select(Meeting).order_by(Meeting.id)).first()
+        pm, secretary = people["thutuong"], people["thuky"]
+        live.open_meeting(pm, meeting.id)
+        away = {"bt.ngoaigiao", "bt.congan", "td.nganhang"}  # on mission abroad
+        voters = [p.user for p in meeting.participants if p.votes and p.user.username not in away]
+        for user in voters:
+            live.check_in(secretary, meeting.id, user.id)
+        first, second = meeting.agenda_items[0], meeting.agenda_items[1]
+        live.set_current_item(pm, meeting.id, first.id)
+        vote = live.open_vote(pm, meeting.id, question=f"Thông qua {first.title}")
+        for n, user in enumerate(voters):
+            live.cast_vote(user, vote.id, "for" if n < 13 else ("against" if n < 15 else "abstain"))
+        live.close_vote(pm, vote.id)
+        live.conclude_item(pm, meeting.id, first.id,
+                           "Chính phủ thống nhất thông qua dự án Luật; giao Bộ Nông nghiệp và Môi trường "
+                           "tiếp thu ý kiến thành viên Chính phủ, hoàn thiện hồ sơ trình Quốc hội.")
+        live.set_current_item(pm, meeting.id, second.id)
+        requests = [live.request_floor(people[name], meeting.id)
+                    for name in ("bt.taichinh", "bt.tuphap", "ptt.kinhte")]
+        live.give_floor(pm, meeting.id, requests[0].id, 300)
+        vote = live.open_vote(pm, meeting.id, question=second.title)
+        for n, user in enumerate(voters[:9]):
+            live.cast_vote(user, vote.id, "against" if n == 4 else "for")
+
+
+def _live_pages(browser, base: str, out: Path, lang: str) -> None:
+    """The chair's console and a member's tablet at 1024×768, the projector at 1920×1080."""
+    out.mkdir(parents=True, exist_ok=True)
+    shots = [("thutuong", "live", (1024, 768), "live-chair-console.png", True),
+             ("bt.tuphap", "live", (1024, 768), "live-member-tablet.png", True),
+             ("bt.tuphap", "live", (768, 1024), "live-member-portrait.png", False),
+             ("thuky", "projector", (1920, 1080), "live-projector.png", False)]
+    for username, page_name, (width, height), filename, full in shots:
+        page = browser.new_page(viewport={"width": width, "height": height})
+        page.goto(base + "/login")
+        page.fill("#username", username)
+        page.fill("#password", "ecabinet-demo-2026")
+        page.click("button[type=submit].btn-primary")
+        page.wait_for_url(base + "/")
+        if lang != "vi":
+            page.click(f".lang-switch button[lang={lang}]")
+            page.wait_for_url(base + "/")
+        page.goto(f"{base}/meetings/1/{page_name}")
+        page.wait_for_selector("#live-room[data-joined=true]", timeout=10000)
+        page.wait_for_timeout(600)  # the bars' transition
+        page.screenshot(path=out / filename, full_page=full)
+        page.close()
+
+
 def main() -> None:
+    global OUT
+    args = sys.argv[1:]
+    live_only = "--live" in args
+    lang = args[args.index("--lang") + 1] if "--lang" in args else "vi"
+    if "--scene" in args:
+        _live_scene()
+        return
+    rest = [a for i, a in enumerate(args) if not a.startswith("--") and (i == 0 or args[i - 1] != "--lang")]
+    if live_only:
+        OUT = Path(rest[0]) if rest else ROOT / "docs" / "screenshots"
     instance = tempfile.mkdtemp(prefix="cabinet-shots-")
-    env = {**os.environ, "CABINET_INSTANCE_PATH": instance, "CABINET_PORT": str(PORT)}
+    port = _free_port()
+    env = {**os.environ, "CABINET_INSTANCE_PATH": instance, "CABINET_PORT": str(port)}
     env.pop("DATABASE_URL", None)
     flask = [str(ROOT / ".venv/bin/flask"), "--app", "app"]
     subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
     subprocess.run([*flask, "demo"], cwd=ROOT, env=env, check=True, capture_output=True)
+    if live_only:
+        subprocess.run([sys.executable, __file__, "--scene"], cwd=ROOT, env=env, check=True)
     server = subprocess.Popen([str(ROOT / ".venv/bin/python"), "app.py"], cwd=ROOT, env=env)
-    base = f"http://127.0.0.1:{PORT}"
+    base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(50):
             try:
@@ -71,22 +156,25 @@ def main() -> None:
                 time.sleep(0.2)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-            for name, size in {"tablet": (768, 1024), "landscape": (1366, 1024)}.items():
-                page = browser.new_page(viewport={"width": size[0], "height": size[1]})
-                page.goto(base + "/login")
-                page.screenshot(path=OUT / f"login-{name}.png")
-                page.fill("#username", "admin")
-                page.fill("#password", "ecabinet-demo-2026")
-                page.click("button[type=submit].btn-primary")
-                page.wait_for_url(base + "/")
-                page.wait_for_selector("#conn-status[data-state=online]", timeout=5000)
-                page.screenshot(path=OUT / f"home-{name}.png")
-                page.goto(base + "/admin/users/")
-                page.screenshot(path=OUT / f"users-{name}.png")
-                if name == "tablet":
-                    page.screenshot(path=OUT / "screenshot.png")
-                page.close()
-            _meeting_pages(browser, base)
+            if live_only:
+                _live_pages(browser, base, OUT, lang)
+            else:
+                for name, size in {"tablet": (768, 1024), "landscape": (1366, 1024)}.items():
+                    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+                    page.goto(base + "/login")
+                    page.screenshot(path=OUT / f"login-{name}.png")
+                    page.fill("#username", "admin")
+                    page.fill("#password", "ecabinet-demo-2026")
+                    page.click("button[type=submit].btn-primary")
+                    page.wait_for_url(base + "/")
+                    page.wait_for_selector("#conn-status[data-state=online]", timeout=5000)
+                    page.screenshot(path=OUT / f"home-{name}.png")
+                    page.goto(base + "/admin/users/")
+                    page.screenshot(path=OUT / f"users-{name}.png")
+                    if name == "tablet":
+                        page.screenshot(path=OUT / "screenshot.png")
+                    page.close()
+                _meeting_pages(browser, base)
             browser.close()
     finally:
         server.terminate()

@@ -73,6 +73,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     _register_blueprints(app)
     _register_cli(app)
     _import_models()
+
+    from cabinet import jobs
+
+    jobs.init_app(app)  # the job queue (and its `flask jobs` commands); started by app.py / gunicorn
     return app
 
 
@@ -85,6 +89,7 @@ def _import_models() -> None:
     from cabinet.documents import models as _documents  # noqa: F401
     from cabinet.live import models as _live  # noqa: F401
     from cabinet.meetings import models as _meetings  # noqa: F401
+    from cabinet.notifications import models as _notifications  # noqa: F401
     from cabinet.users import models as _users  # noqa: F401
 
 
@@ -94,20 +99,23 @@ def _register_blueprints(app: Flask) -> None:
     from cabinet.api import bp as api_bp
     from cabinet.audit.routes import bp as audit_bp
     from cabinet.auth.routes import bp as auth_bp
+    from cabinet.ballots.routes import bp as ballots_bp
     from cabinet.documents.routes import bp as documents_bp
     from cabinet.live.routes import bp as live_bp
     from cabinet.main.routes import bp as main_bp
     from cabinet.meetings.routes import bp as meetings_bp
+    from cabinet.notifications.routes import bp as notifications_bp
     from cabinet.users.routes import bp as users_bp
 
     for blueprint in (main_bp, auth_bp, account_bp, users_bp, audit_bp, meetings_bp, documents_bp,
-                      annotations_bp, live_bp, api_bp):
+                      annotations_bp, live_bp, notifications_bp, ballots_bp, api_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # the API takes bearer tokens only, never cookies: no CSRF exposure
 
 
 def _register_socket_handlers() -> None:
     from cabinet.annotations import events as _annotation_events  # noqa: F401  (live sync)
+    from cabinet.ballots import events as _ballot_events  # noqa: F401  (the live response bar)
     from cabinet.live import events  # noqa: F401  (registers handlers on import)
 
 

@@ -99,4 +99,24 @@ def build_config(instance_path: Path) -> dict:
         "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         "SOCKETIO_ASYNC_MODE": os.environ.get("CABINET_ASYNC_MODE") or None,
+        # Background jobs (cabinet.jobs): with REDIS_URL, a separate `flask jobs worker` runs them;
+        # without it, a consumer inside each serving process, on instance/jobs.sqlite3.
+        "CABINET_JOBS_FILE": os.environ.get("CABINET_JOBS_FILE") or str(instance_path / "jobs.sqlite3"),
+        "CABINET_JOBS_IN_APP": _env_bool("CABINET_JOBS_IN_APP", True),
+        # E-mail (notifications, reminders). An empty host turns e-mail off.
+        "CABINET_SMTP_HOST": os.environ.get("CABINET_SMTP_HOST", "").strip(),
+        "CABINET_SMTP_PORT": _env_int("CABINET_SMTP_PORT", 25),
+        "CABINET_SMTP_USER": os.environ.get("CABINET_SMTP_USER", ""),
+        "CABINET_SMTP_PASSWORD": os.environ.get("CABINET_SMTP_PASSWORD", ""),
+        "CABINET_SMTP_STARTTLS": _env_bool("CABINET_SMTP_STARTTLS", False),
+        "CABINET_SMTP_TIMEOUT": _env_int("CABINET_SMTP_TIMEOUT", 30),
+        "CABINET_MAIL_FROM": os.environ.get("CABINET_MAIL_FROM") or "e-cabinet@localhost",
+        # The address users reach the server at: links in e-mails are built on it.
+        "CABINET_BASE_URL": (os.environ.get("CABINET_BASE_URL") or _default_base_url(behind_tls)).rstrip("/"),
     }
+
+
+def _default_base_url(behind_tls: bool) -> str:
+    host = os.environ.get("CABINET_HOST", "127.0.0.1")
+    port = os.environ.get("CABINET_PORT", "5000")
+    return f"{'https' if behind_tls else 'http'}://{host}:{port}"

@@ -124,6 +124,61 @@ def _demo_documents(secretary: User, meeting: Meeting, items) -> None:
     documents.publish(secretary, budget.id)
 
 
+DEMO_BALLOT_NUMBER = "45/PLYK-VPCP"
+DEMO_BALLOT_QUESTIONS = [
+    "Đồng ý thông qua dự thảo Nghị định sửa đổi, bổ sung một số điều của Nghị định số 177/2013/NĐ-CP "
+    "quy định chi tiết và hướng dẫn thi hành một số điều của Luật Giá?",
+    "Đồng ý giao Bộ Tài chính tiếp thu ý kiến thành viên Chính phủ, hoàn thiện dự thảo, trình Thủ tướng "
+    "Chính phủ ký ban hành?",
+]
+# username, answer to each question, comment (D12: a comment is required with "other")
+DEMO_BALLOT_ANSWERS = [
+    ("ptt.kinhte", ("agree", "agree"), ""),
+    ("bt.tuphap", ("agree", "other"),
+     "Đề nghị Bộ Tài chính rà soát lại Điều 5 cho thống nhất với Luật Giá 2023."),
+    ("bt.congthuong", ("agree", "agree"), ""),
+    ("bt.taichinh", ("agree", "agree"), ""),
+    ("bt.xaydung", ("disagree", "agree"), "Chưa đánh giá đủ tác động đến giá vật liệu xây dựng."),
+]
+
+
+def load_demo_ballot():
+    """An open opinion ballot with its dossier and a few members' answers, unless already made."""
+    from cabinet.ballots import service as ballots
+    from cabinet.ballots.models import Ballot
+
+    if db.session.scalar(select(Ballot.id).where(Ballot.number == DEMO_BALLOT_NUMBER)):
+        return None
+    people = {u.username: u for u in db.session.scalars(select(User))}
+    secretary = people["thuky"]
+    ballot = ballots.create_ballot(secretary, ballots.BallotData(
+        number=DEMO_BALLOT_NUMBER, questions=DEMO_BALLOT_QUESTIONS,
+        title="Dự thảo Nghị định sửa đổi, bổ sung một số điều của Nghị định số 177/2013/NĐ-CP về Luật Giá",
+        summary="Thực hiện chỉ đạo của Thủ tướng Chính phủ, Văn phòng Chính phủ xin ý kiến thành viên Chính "
+                "phủ về dự thảo Nghị định do Bộ Tài chính trình (Tờ trình số 112/TTr-BTC).\n"
+                "Đề nghị các đồng chí thành viên Chính phủ cho ý kiến vào Phiếu và gửi lại trước thời hạn."))
+    ballots.add_document(secretary, ballot.id, title="Tờ trình số 112/TTr-BTC của Bộ Tài chính",
+                         doc_type="to_trinh", secrecy="none", filename="to-trinh-112-btc.pdf",
+                         stream=_demo_pdf("TỜ TRÌNH về dự thảo Nghị định sửa đổi Nghị định số 177/2013/NĐ-CP",
+                                          "Kính gửi: Chính phủ.\nBộ Tài chính kính trình Chính phủ dự thảo "
+                                          "Nghị định sửa đổi, bổ sung một số điều của Nghị định số "
+                                          "177/2013/NĐ-CP về quản lý giá."))
+    ballots.add_document(secretary, ballot.id, title="Dự thảo Nghị định (bản trình Chính phủ)",
+                         doc_type="du_thao", secrecy="mat", filename="du-thao-nghi-dinh.pdf",
+                         stream=_demo_pdf("DỰ THẢO NGHỊ ĐỊNH sửa đổi, bổ sung Nghị định số 177/2013/NĐ-CP",
+                                          "Điều 1. Sửa đổi, bổ sung một số điều của Nghị định số "
+                                          "177/2013/NĐ-CP.\nĐiều 2. Hiệu lực thi hành."))
+    ballot = ballots.issue_ballot(secretary, ballot.id)
+    for username, choices, comment in DEMO_BALLOT_ANSWERS:
+        member = people.get(username)
+        if member is None or not ballot.is_recipient(member.id):
+            continue
+        answers = [ballots.AnswerData(q.id, choice, comment if choice != "agree" else "")
+                   for q, choice in zip(ballot.questions, choices, strict=True)]
+        ballots.submit_response(member, ballot.id, answers, password=DEMO_PASSWORD)
+    return ballot
+
+
 def load_demo() -> tuple[list[User], list[str]]:
     """Create the demo accounts that do not exist yet. Returns (created, already there)."""
     created, existing = [], []
@@ -153,3 +208,6 @@ def demo_command() -> None:
     meeting = load_demo_meeting()
     if meeting is not None:
         click.echo(f"Scheduled the demo meeting “{meeting.title}” with {len(DEMO_AGENDA)} agenda items.")
+    ballot = load_demo_ballot()
+    if ballot is not None:
+        click.echo(f"Issued the demo opinion ballot {ballot.number} with {len(DEMO_BALLOT_ANSWERS)} answers.")

@@ -20,7 +20,7 @@ from cabinet.annotations.schemas import AnnotationCreate, AnnotationUpdate, Shar
 from cabinet.annotations.w3c import selector
 from cabinet.api.framework import parse_body
 from cabinet.core.errors import DomainError
-from cabinet.core.http import _json_details
+from cabinet.core.http import json_details
 from cabinet.documents.service import DocumentEntry
 from cabinet.meetings.access import require_staff
 from cabinet.users.models import User
@@ -50,7 +50,7 @@ def json_route(view):
         try:
             return view(**kwargs)
         except DomainError as exc:
-            return _json_error(exc.status, exc.code, exc.message, _json_details(exc.details))
+            return _json_error(exc.status, exc.code, exc.message, json_details(exc.details))
 
     return wrapper
 

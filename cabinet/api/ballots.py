@@ -19,6 +19,7 @@ from cabinet.meetings.json import iso, person_ref
 
 TAGS = ["ballots"]
 BODY_ERRORS = (400, 413, 422)
+PER_PAGE = 50
 StatusName = Literal["draft", "open", "closed", "decided", "recalled"]
 ChoiceName = Literal["agree", "disagree", "other"]
 PolicyName = Literal["disagree", "agree"]
@@ -122,6 +123,9 @@ class BallotOut(BaseModel):
 
 class BallotList(BaseModel):
     ballots: list[BallotOut]
+    page: int
+    per_page: int
+    total: int
 
 
 class AnswerOut(BaseModel):
@@ -176,10 +180,14 @@ class ResultOut(BaseModel):
 # --- serialisers ------------------------------------------------------------------------------------------
 
 
-def ballot_json(ballot: Ballot, viewer) -> dict:
+def ballot_json(ballot: Ballot, viewer, counts: dict[int, int] | None = None,
+                answered: dict | None = None) -> dict:
+    """``counts`` and ``answered`` (from service.responded_counts / answered_at) spare a list two
+    queries per ballot."""
     now = utcnow()
-    mine = service.current_response(ballot.id, viewer.id) if ballot.is_recipient(viewer.id) else None
-    responded = service.responded_count(ballot) if service.can_see_result(viewer, ballot) else None
+    counts = service.responded_counts([ballot.id]) if counts is None else counts
+    answered = service.answered_at(viewer, [ballot.id]) if answered is None else answered
+    responded = counts.get(ballot.id, 0) if service.can_see_result(viewer, ballot) else None
     return {
         "id": ballot.id, "number": ballot.number, "title": ballot.title, "summary": ballot.summary,
         "status": ballot.status, "deadline": iso(ballot.deadline),
@@ -193,7 +201,7 @@ def ballot_json(ballot: Ballot, viewer) -> dict:
                        "page_count": d.page_count} for d in ballot.documents],
         "recipients": len(ballot.recipients), "responded": responded,
         "me": {"recipient": ballot.is_recipient(viewer.id),
-               "answered_at": iso(mine.submitted_at) if mine else None,
+               "answered_at": iso(answered.get(ballot.id)),
                "can_answer": ballot.is_recipient(viewer.id) and ballot.accepts_answers(now)},
     }
 
@@ -245,13 +253,23 @@ def _data(body: BallotIn | BallotPatch, base: Ballot | None = None) -> service.B
 @operation("GET", "/ballots", summary="Ballots: yours, or all of them for the secretariat", tags=TAGS,
            response=BallotList, errors=(422,),
            query={"status": {"type": "string", "enum": [s.value for s in BallotStatus]},
-                  "q": {"type": "string", "description": "Search in the title and number."}})
+                  "q": {"type": "string", "description": "Search in the title and number."},
+                  "page": {"type": "integer", "minimum": 1, "description": "50 ballots a page."}})
 def list_ballots(user):
     status = request.args.get("status") or None
     if status is not None and status not in BallotStatus.__members__.values():
         raise ValidationError(_("Unknown status."), details={"fields": {"status": _("Unknown status.")}})
-    ballots = service.visible_ballots(user, status=status, q=request.args.get("q", ""))
-    return jsonify({"ballots": [ballot_json(b, user) for b in ballots]})
+    page = request.args.get("page", 1, type=int) or 1
+    if page < 1:
+        raise ValidationError(_("Some fields are not valid."),
+                              details={"fields": {"page": _("A positive whole number.")}})
+    q = request.args.get("q", "")
+    ballots = service.visible_ballots(user, status=status, q=q, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
+    ids = [b.id for b in ballots]
+    counts, answered = service.responded_counts(ids), service.answered_at(user, ids)
+    return jsonify({"ballots": [ballot_json(b, user, counts, answered) for b in ballots],
+                    "page": page, "per_page": PER_PAGE,
+                    "total": service.count_visible(user, status=status, q=q)})
 
 
 @operation("POST", "/ballots", summary="Draft a ballot (secretariat)", tags=TAGS, body=BallotIn,

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import BinaryIO
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -79,24 +79,40 @@ def get_ballot(user: User, ballot_id: int) -> Ballot:
     return ballot
 
 
-def visible_ballots(user: User, *, status: str | None = None, q: str = "") -> list[Ballot]:
-    """The ballots the user may see, open ones first, nearest deadline first."""
-    stmt = select(Ballot).options(selectinload(Ballot.recipients), selectinload(Ballot.questions))
+def _visible_statement(user: User, status: str | None, q: str):
+    stmt = select(Ballot)
     if not is_staff(user):
         mine = select(BallotRecipient.ballot_id).where(BallotRecipient.user_id == user.id)
         stmt = stmt.where(Ballot.status != BallotStatus.DRAFT.value,
                           (Ballot.decider_id == user.id) | Ballot.id.in_(mine))
     if status:
         stmt = stmt.where(Ballot.status == status)
-    q = " ".join(q.split())[:200]
+    q = " ".join((q or "").split())[:200]
     if q:
         like = f"%{q.lower()}%"
         stmt = stmt.where(func.lower(Ballot.title).like(like) | func.lower(Ballot.number).like(like))
-    order = {BallotStatus.OPEN.value: 0, BallotStatus.DRAFT.value: 1, BallotStatus.CLOSED.value: 2}
-    ballots = list(db.session.scalars(stmt))
-    ballots.sort(key=lambda b: (order.get(b.status, 3), b.deadline if b.status == BallotStatus.OPEN
-                                else datetime.max.replace(tzinfo=b.deadline.tzinfo), -b.id))
-    return ballots
+    return stmt
+
+
+def visible_ballots(user: User, *, status: str | None = None, q: str = "", limit: int | None = None,
+                    offset: int = 0) -> list[Ballot]:
+    """The ballots the user may see: open ones first (nearest deadline first), then drafts, then the
+    rest, newest first. ``limit``/``offset`` page through them; a page costs the same few queries
+    however many ballots and members there are."""
+    rank = case({BallotStatus.OPEN.value: 0, BallotStatus.DRAFT.value: 1}, value=Ballot.status, else_=2)
+    open_deadline = case((Ballot.status == BallotStatus.OPEN.value, Ballot.deadline), else_=None)
+    stmt = (_visible_statement(user, status, q)
+            .options(selectinload(Ballot.recipients), selectinload(Ballot.questions))
+            .order_by(rank, open_deadline.asc().nulls_last(), Ballot.id.desc())
+            .offset(max(0, offset)))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(db.session.scalars(stmt))
+
+
+def count_visible(user: User, *, status: str | None = None, q: str = "") -> int:
+    stmt = _visible_statement(user, status, q).with_only_columns(func.count(Ballot.id))
+    return db.session.scalar(stmt) or 0
 
 
 # --- drafting ------------------------------------------------------------------------------------------
@@ -351,6 +367,36 @@ def current_response(ballot_id: int, user_id: int) -> BallotResponse | None:
     return db.session.scalar(select(BallotResponse).where(
         BallotResponse.ballot_id == ballot_id, BallotResponse.respondent_id == user_id,
         BallotResponse.superseded_at.is_(None)).options(selectinload(BallotResponse.answers)))
+
+
+def responded_counts(ballot_ids: list[int]) -> dict[int, int]:
+    """How many recipients have a current answer, for many ballots in one query."""
+    if not ballot_ids:
+        return {}
+    rows = db.session.execute(
+        select(BallotResponse.ballot_id, func.count()).where(
+            BallotResponse.ballot_id.in_(ballot_ids), BallotResponse.superseded_at.is_(None))
+        .group_by(BallotResponse.ballot_id))
+    return {ballot_id: count for ballot_id, count in rows}
+
+
+def answered_ballot_ids(user: User, ballot_ids: list[int]) -> set[int]:
+    """The ballots among ``ballot_ids`` the user has a current answer to."""
+    if not ballot_ids:
+        return set()
+    return set(db.session.scalars(select(BallotResponse.ballot_id).where(
+        BallotResponse.ballot_id.in_(ballot_ids), BallotResponse.respondent_id == user.id,
+        BallotResponse.superseded_at.is_(None))))
+
+
+def answered_at(user: User, ballot_ids: list[int]) -> dict[int, datetime]:
+    """When the user's current answer to each of ``ballot_ids`` was signed, in one query."""
+    if not ballot_ids:
+        return {}
+    rows = db.session.execute(select(BallotResponse.ballot_id, BallotResponse.submitted_at).where(
+        BallotResponse.ballot_id.in_(ballot_ids), BallotResponse.respondent_id == user.id,
+        BallotResponse.superseded_at.is_(None)))
+    return dict(rows.all())
 
 
 def responded_count(ballot: Ballot) -> int:

@@ -51,7 +51,7 @@ def error_response(status: int, code: str, message: str, details=None, headers=N
     return response
 
 
-def _json_details(details):
+def json_details(details):
     """Field errors always leave as ``{"fields": [{"field", "message"}]}``.
 
     Services report them as a mapping (the pages put each message next to its field); the API
@@ -95,7 +95,7 @@ def register_error_handlers(app: Flask) -> None:
             headers["Retry-After"] = str(exc.retry_after)
         if exc.status == 401 and wants_json():
             headers["WWW-Authenticate"] = 'Bearer realm="e-Cabinet"'
-        return error_response(exc.status, exc.code, exc.message, _json_details(exc.details), headers)
+        return error_response(exc.status, exc.code, exc.message, json_details(exc.details), headers)
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):

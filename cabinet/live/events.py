@@ -21,6 +21,7 @@ from flask_socketio import disconnect, join_room, leave_room
 from cabinet.auth import service as auth_service
 from cabinet.auth.web import load_user_from_session_id
 from cabinet.core.errors import BadRequest, DomainError
+from cabinet.core.http import json_details
 from cabinet.core.signals import sessions_revoked
 from cabinet.core.types import MAX_ID
 from cabinet.extensions import db, socketio
@@ -125,7 +126,7 @@ def room_event(name: str):
                 return {"ok": True, **(handler(user, data) or {})}
             except DomainError as exc:
                 db.session.rollback()
-                return {"ok": False, "error": exc.to_dict()}
+                return _error(exc.code, exc.message, json_details(exc.details))
             except Exception:
                 db.session.rollback()
                 log.exception("socket event %s failed", name)

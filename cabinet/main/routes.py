@@ -15,6 +15,7 @@ bp = Blueprint("main", __name__)
 @login_required
 def home():
     """The reading room: what is coming, what waits for an answer, what is unread."""
+    from cabinet.ballots import service as ballots_service
     from cabinet.documents import service as documents_service
     from cabinet.meetings import access
     from cabinet.meetings import service as meetings_service
@@ -23,9 +24,15 @@ def home():
     upcoming = meetings_service.visible_meetings(me, start=utcnow(), include_cancelled=False)[:8]
     to_answer = [m for m in upcoming
                  if (p := m.participant_for(me.id)) is not None and p.attendance == "invited"]
+    # Open ballots sent to the user for an answer come first: unanswered, then answered, the
+    # nearest deadline first (ballots past their deadline, not yet closed by the job, last).
+    now = utcnow()
+    ballots = [b for b in ballots_service.visible_ballots(me, status="open") if b.is_recipient(me.id)]
+    answered = ballots_service.answered_ballot_ids(me, [b.id for b in ballots])
+    ballots.sort(key=lambda b: (b.deadline <= now, b.id in answered, b.deadline))
     return render_template("main/home.html", user=me, upcoming=upcoming, to_answer=to_answer,
                            unread=documents_service.unread_documents(me)[:10],
-                           is_staff=access.is_staff(me))
+                           is_staff=access.is_staff(me), ballots=ballots, answered=answered, now=now)
 
 
 @bp.route("/search")
