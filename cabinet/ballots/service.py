@@ -102,7 +102,8 @@ def visible_ballots(user: User, *, status: str | None = None, q: str = "", limit
     rank = case({BallotStatus.OPEN.value: 0, BallotStatus.DRAFT.value: 1}, value=Ballot.status, else_=2)
     open_deadline = case((Ballot.status == BallotStatus.OPEN.value, Ballot.deadline), else_=None)
     stmt = (_visible_statement(user, status, q)
-            .options(selectinload(Ballot.recipients), selectinload(Ballot.questions))
+            .options(selectinload(Ballot.recipients), selectinload(Ballot.questions),
+                     selectinload(Ballot.documents))
             .order_by(rank, open_deadline.asc().nulls_last(), Ballot.id.desc())
             .offset(max(0, offset)))
     if limit is not None:
