@@ -208,10 +208,11 @@ class Result:
     connect_s: float = 0.0
     join_s: float = 0.0
     errors: list[str] = field(default_factory=list)
+    dropped: int = 0  # connections the server or the network closed during the run
 
 
 async def run_tablets(name: str, url: str, meeting: Meeting, votes: int, bare: bool,
-                      timeout: float) -> Result:
+                      timeout: float, profile=None) -> Result:
     """Connect every tablet, join, then time each cast until its tally reached everyone."""
     import socketio
 
@@ -229,10 +230,14 @@ async def run_tablets(name: str, url: str, meeting: Meeting, votes: int, bare: b
             if key in reached:
                 reached[key].set()
 
+    def on_disconnect(*_reason):
+        result.dropped += 1
+
     clients = []
     for _ in range(size):
         client = socketio.AsyncClient(reconnection=False)
         client.on("vote.tally", on_tally)
+        client.on("disconnect", on_disconnect)
         clients.append(client)
     gate = asyncio.Semaphore(50)
 
@@ -246,6 +251,7 @@ async def run_tablets(name: str, url: str, meeting: Meeting, votes: int, bare: b
             if not ack.get("ok"):
                 raise RuntimeError(f"join refused: {ack}")
 
+    profiler = None
     try:
         started = time.perf_counter()
         await asyncio.gather(*(connect(c, t) for c, t in zip(clients, meeting.tokens, strict=True)))
@@ -255,6 +261,7 @@ async def run_tablets(name: str, url: str, meeting: Meeting, votes: int, bare: b
         result.join_s = time.perf_counter() - started
 
         chair, members = clients[0], clients[:len(meeting.member_tokens)]
+        profiler = profile() if profile else None
         cast_so_far = 0
         for round_ in range(votes + 1):
             warm_up = round_ == 0
@@ -275,7 +282,12 @@ async def run_tablets(name: str, url: str, meeting: Meeting, votes: int, bare: b
                 await member.emit("vote.cast", {"vote_id": vote_id, "choice": choice},
                                   callback=lambda ack, f=answered: f.done() or f.set_result(ack))
                 if key not in reached_at:
-                    await asyncio.wait_for(reached[key].wait(), timeout)
+                    try:
+                        await asyncio.wait_for(reached[key].wait(), timeout)
+                    except TimeoutError:
+                        raise RuntimeError(
+                            f"cast {key}: the tally reached {arrived.get(key, 0)} of {size} tablets in "
+                            f"{timeout:.0f} s ({result.dropped} disconnected)") from None
                 ack = await asyncio.wait_for(answered, timeout)
                 if not ack.get("ok"):
                     result.errors.append(str(ack))
@@ -288,8 +300,29 @@ async def run_tablets(name: str, url: str, meeting: Meeting, votes: int, bare: b
     except (TimeoutError, RuntimeError, socketio.exceptions.SocketIOError) as error:
         result.errors.append(f"{type(error).__name__}: {error}")
     finally:
+        if profiler is not None:
+            stop_profiler(profiler)
+        dropped = result.dropped
         await asyncio.gather(*(c.disconnect() for c in clients if c.connected), return_exceptions=True)
+        result.dropped = dropped
     return result
+
+
+def start_profiler(pid: int, output: Path) -> subprocess.Popen:
+    """py-spy sampling the server (every greenlet runs on its main thread) from now on."""
+    py_spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if py_spy is None:
+        raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
+    return subprocess.Popen([py_spy, "record", "--pid", str(pid), "--rate", "500", "--format", "raw",  # noqa: S603
+                             "--output", str(output)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+
+def stop_profiler(profiler: subprocess.Popen) -> None:
+    profiler.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+    try:
+        profiler.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        profiler.kill()
 
 
 # --- figures -------------------------------------------------------------------------------------------
@@ -334,6 +367,9 @@ def main() -> int:
     parser.add_argument("--database-url", help="an empty PostgreSQL database (default: SQLite, scratch)")
     parser.add_argument("--timeout", type=float, default=120, help="seconds one step may take")
     parser.add_argument("--no-pin", action="store_true", help="do not pin the server and the clients to CPUs")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="sample our server with py-spy while the votes run; collapsed stacks go to "
+                             "DIR/ours-N.txt (flame graph: https://www.speedscope.app or flamegraph.pl)")
     parser.add_argument("--serve-baseline", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_baseline:
@@ -376,16 +412,25 @@ def main() -> int:
                 else:
                     command = [sys.executable, "app.py"]
                 env = {**os.environ, "CABINET_PORT": str(port), "CABINET_HOST": "127.0.0.1"}
-                server = start(command, env, port, scratch / f"{name}-{size}.log", pin)
+                log = scratch / f"{name}-{size}.log"
+                server = start(command, env, port, log, pin)
+                profile = None
+                if args.profile and not bare:
+                    args.profile.mkdir(parents=True, exist_ok=True)
+                    profile = functools.partial(start_profiler, server.pid, args.profile / f"ours-{size}.txt")
                 try:
                     result = asyncio.run(run_tablets(name, f"http://127.0.0.1:{port}", meeting, args.votes,
-                                                     bare, args.timeout))
+                                                     bare, args.timeout, profile))
                 finally:
                     stop(server)
                 p50, p95, p99, _top = figures(result)
                 print(f"N={size:<5} {name}: p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms "
                       f"({len(result.latencies)} casts, {len(result.errors)} errors; connect "
-                      f"{result.connect_s:.1f} s, join {result.join_s:.1f} s)", flush=True)
+                      f"{result.connect_s:.1f} s, join {result.join_s:.1f} s, {result.dropped} dropped)",
+                      flush=True)
+                if result.errors:
+                    print(f"    first error: {result.errors[0]}\n    server log ({log}):\n"
+                          + "\n".join(log.read_text(errors="replace").splitlines()[-15:]), flush=True)
                 results.append(result)
             pairs.append((results[0], results[1]))
         report(pairs, "PostgreSQL" if database.startswith("postgres") else "SQLite", pin)

@@ -299,3 +299,10 @@ def test_members_are_listed_in_vietnamese_alphabetical_order_by_given_name():
     assert sorted(names, key=vietnamese_name_key) == [
         "Nguyễn Văn An", "Trần Thị Ánh", "Lê Văn Dũng", "Lê Văn Đức", "Hồ Thị Oanh", "Võ Văn Ơn",
         "Tôn Nữ Thanh Thủy"]
+
+
+def test_no_reminder_for_a_threshold_that_passed_before_the_ballot_was_issued(cabinet):
+    ballot = _with_recipients(cabinet, ["pm", "tuphap"], deadline=utcnow() + timedelta(hours=30))
+    assert service.due_reminders(now=utcnow() + timedelta(minutes=1)) == []  # 48 h: before issue
+    due = service.due_reminders(now=ballot.deadline - timedelta(hours=23))
+    assert sorted(r.hours_before for r in due) == [24, 24]

@@ -733,7 +733,10 @@ def due_reminders(now: datetime | None = None) -> list[Reminder]:
                              Ballot.deadline <= horizon).options(selectinload(Ballot.recipients))))
     due: list[Reminder] = []
     for ballot in ballots:
-        passed = [h for h in hours if now >= ballot.deadline - timedelta(hours=h)]
+        # A threshold that fell before the ballot was issued is skipped: the notice of issue, a
+        # minute earlier, already said how long is left.
+        passed = [h for h in hours if now >= ballot.deadline - timedelta(hours=h)
+                  and (ballot.issued_at is None or ballot.deadline - timedelta(hours=h) > ballot.issued_at)]
         if not passed:
             continue
         latest = min(passed)

@@ -128,6 +128,7 @@ def deliver(pending: list[_Delivery]) -> None:
 
 
 def unread_count(user: User) -> int:
+    """How many of the user's notifications are unread (the top-bar badge)."""
     return db.session.scalar(select(func.count(Notification.id)).where(
         Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
 
