@@ -521,7 +521,7 @@ def test_the_secretariat_page_lists_shared_annotations_with_their_text_escaped(c
     assert "<script>alert" not in html and "<b>đậm" not in html
     assert SECRET_NOTE not in html
     assert "Phan Thị Ngọc Diệp" in html and "Lương Tam Quang" in html
-    assert html.count("made on version 1") == 2
+    assert html.count("tạo trên phiên bản 1") == 2  # "made on version 1"
     assert "<polyline" in html
 
 

@@ -16,6 +16,7 @@ import logging
 from flask import request
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_socketio import ConnectionRefusedError as SocketRefused
 from flask_socketio import disconnect, join_room, leave_room
 
 from cabinet.auth import service as auth_service
@@ -62,9 +63,10 @@ def socket_user() -> User | None:
 def on_connect(auth=None):
     user = _user_from_auth(auth)
     if user is None:
-        # python-socketio sends this message to the client as the connect_error reason.
-        raise ConnectionRefusedError({"code": "unauthenticated",
-                                      "message": _("Log in first, or connect with an API token.")})
+        # python-socketio's own exception (the built-in one only gets a generic refusal): the
+        # client's connect_error carries {"message", "data": {"code", "message"}}.
+        message = _("Log in first, or connect with an API token.")
+        raise SocketRefused(message, {"code": "unauthenticated", "message": message})
     _connections[request.sid] = user.get_id()
     join_room(user_room(user.id))
 

@@ -520,7 +520,7 @@ def cast_vote(actor: User, vote_id: int, choice: str, receipt: str | None = None
     participant = meeting.participant_for(actor.id)
     if participant is None or not participant.votes:
         raise PermissionDenied(_("Only the meeting's members vote; deputies, guests and the "
-                                 "secretariat do not (D3)."), code="not_a_voter")
+                                 "secretariat do not."), code="not_a_voter")
     if not vote.is_open:
         raise Conflict(_("This vote is closed: your ballot was not counted."), code="vote_closed")
     present = db.session.scalar(select(CheckIn.present).where(CheckIn.meeting_id == meeting.id,
