@@ -8,8 +8,6 @@ page. Each read is audited (``ballot.document_viewed``).
 
 from __future__ import annotations
 
-import tempfile
-
 from flask_babel import gettext as _
 
 from cabinet.audit import service as audit
@@ -18,10 +16,8 @@ from cabinet.ballots.models import BallotDocument, BallotStatus
 from cabinet.core.errors import Conflict, NotFound, PermissionDenied
 from cabinet.core.types import MAX_ID
 from cabinet.documents import service as documents
-from cabinet.documents.watermark import watermark_pdf
 from cabinet.extensions import db
 from cabinet.meetings.access import cleared_for, is_staff
-from cabinet.storage import blob_store
 from cabinet.users.models import User
 
 
@@ -62,26 +58,9 @@ def open_document(user: User, ballot_id: int, document_id: int) -> documents.Con
     content = documents.Content(document_id=document.id, version_number=1,
                                 filename=f"{stem or 'document'}.pdf", media_type=documents.PDF_MEDIA_TYPE,
                                 size=0, as_attachment=False, watermarked=classified)
-    mark = documents._mark_for(user, document) if classified else None
-    store = blob_store()
+    mark = documents.mark_for(user, document) if classified else None
     documents.end_read_transaction()
-
-    if mark is not None:
-        out = tempfile.TemporaryFile()  # noqa: SIM115 (closed by the response); never linked on disk
-        try:
-            with store.as_local_file(sha) as source:
-                watermark_pdf(source, out, mark)
-            content.size = out.tell()
-            out.seek(0)
-        except BaseException:
-            out.close()
-            raise
-        content.stream = out
-    else:
-        content.path = store.local_path(sha)
-        if content.path is None:
-            content.stream = store.open(sha)
-        content.size = store.size(sha)
+    documents.attach_file(content, sha, mark)
 
     try:
         document = get_document(user, ballot_id, document_id)  # a recall meanwhile wins

@@ -268,7 +268,31 @@ def _served_name(version: DocumentVersion, *, pdf: bool) -> str:
     return name
 
 
-def _mark_for(user: User, document: Document) -> Watermark:
+def attach_file(content: Content, sha: str, mark: Watermark | None) -> None:
+    """Put the file to send into ``content``: a copy watermarked for the reader (a temporary file,
+    never linked on disk), or the stored file itself. Call it with no transaction open: drawing
+    the watermark takes a while (see :func:`end_read_transaction`)."""
+    store = blob_store()
+    if mark is not None:
+        out = tempfile.TemporaryFile()  # noqa: SIM115 (closed by the response)
+        try:
+            with store.as_local_file(sha) as source:
+                watermark_pdf(source, out, mark)
+            content.size = out.tell()
+            out.seek(0)
+        except BaseException:
+            out.close()
+            raise
+        content.stream = out
+    else:
+        content.path = store.local_path(sha)
+        if content.path is None:
+            content.stream = store.open(sha)
+        content.size = store.size(sha)
+
+
+def mark_for(user: User, document) -> Watermark:
+    """The watermark of a classified document for its reader: stamp, name, organisation, time."""
     from cabinet.i18n import local
 
     return Watermark(stamp=SECRECY_STAMPS[document.secrecy_enum], viewer=user.full_name,
@@ -333,7 +357,6 @@ def open_content(user: User, document_id: int, *, download: bool = False) -> Con
     version = document.current_version
     if version is None:  # cannot happen through this service; a clear error if data says otherwise
         raise Conflict(_("This document has no file."))
-    store = blob_store()
     classified = document.is_classified
     if download and not classified:
         sha, media_type, filename = version.blob_sha256, version.media_type, _served_name(version, pdf=False)
@@ -344,25 +367,9 @@ def open_content(user: User, document_id: int, *, download: bool = False) -> Con
         sha, media_type, filename = version.pdf_sha256, PDF_MEDIA_TYPE, _served_name(version, pdf=True)
     content = Content(document_id=document.id, version_number=version.number, filename=filename,
                       media_type=media_type, size=0, as_attachment=download, watermarked=classified)
-    mark = _mark_for(user, document) if classified else None
+    mark = mark_for(user, document) if classified else None
     end_read_transaction()
-
-    if mark is not None:
-        out = tempfile.TemporaryFile()  # noqa: SIM115 (closed by the response); never linked on disk
-        try:
-            with store.as_local_file(sha) as source:
-                watermark_pdf(source, out, mark)
-            content.size = out.tell()
-            out.seek(0)
-        except BaseException:
-            out.close()
-            raise
-        content.stream = out
-    else:
-        content.path = store.local_path(sha)
-        if content.path is None:
-            content.stream = store.open(sha)
-        content.size = store.size(sha)
+    attach_file(content, sha, mark)
 
     try:
         # Access is checked again in the transaction that records the read: a recall that landed
