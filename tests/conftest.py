@@ -217,3 +217,11 @@ def api(client, cabinet, document):
     from tests.test_api_meetings import api_caller
 
     return api_caller(client, document)
+
+
+@pytest.fixture
+def room(cabinet):
+    """A meeting starting in half an hour (check-in is open) with two agenda items."""
+    from tests.meeting_factories import room_meeting
+
+    return room_meeting(cabinet)

@@ -20,3 +20,17 @@ def schedule(actor, *, chair, members=(), secretaries=(), guests=(), title="Phi�
         title=title, starts_at=starts_at, ends_at=starts_at + timedelta(hours=hours),
         place=extra.pop("place", "Phòng họp Chính phủ, 1 Hoàng Hoa Thám"), participants=participants,
         **extra))
+
+
+ROOM_ITEMS = ("Dự án Luật Đất đai (sửa đổi)", "Nghị quyết phiên họp thường kỳ tháng 11")
+
+
+def room_meeting(cabinet, *, items=ROOM_ITEMS, guests=True, starts_in=timedelta(minutes=30), **item_fields):
+    """The ``cabinet``'s meeting starting soon (check-in is open), with agenda items: the live
+    room's tests start from it."""
+    meeting = schedule(cabinet["thuky"], chair=cabinet["pm"], members=[cabinet["tuphap"], cabinet["yte"]],
+                       secretaries=[cabinet["thuky"]], guests=[cabinet["guest"]] if guests else (),
+                       starts_in=starts_in)
+    for title in items:
+        service.add_item(cabinet["thuky"], meeting.id, service.AgendaItemData(title=title, **item_fields))
+    return meeting

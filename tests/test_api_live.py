@@ -8,18 +8,13 @@ from datetime import timedelta
 import pytest
 
 from cabinet.live import service as live
-from cabinet.meetings import service as meetings_service
-from tests.meeting_factories import schedule
+from tests.meeting_factories import ROOM_ITEMS, room_meeting
 from tests.test_api_meetings import error, fields
 
 
 @pytest.fixture
 def room(cabinet):
-    meeting = schedule(cabinet["thuky"], chair=cabinet["pm"], members=[cabinet["tuphap"], cabinet["yte"]],
-                       secretaries=[cabinet["thuky"]], guests=[cabinet["guest"]],
-                       starts_in=timedelta(minutes=20))
-    meetings_service.add_item(cabinet["thuky"], meeting.id,
-                              meetings_service.AgendaItemData(title="Dự án Luật Đất đai (sửa đổi)"))
+    meeting = room_meeting(cabinet, items=ROOM_ITEMS[:1], starts_in=timedelta(minutes=20))
     live.open_meeting(cabinet["pm"], meeting.id)
     return meeting
 

@@ -18,6 +18,7 @@ from cabinet.ballots.models import Ballot, BallotResponse, BallotStatus
 from cabinet.core.timeutil import utcnow
 from cabinet.extensions import db, socketio
 from tests.conftest import PASSWORD, csrf_token, login
+from tests.test_ballots import draft, issued
 from tests.test_documents import blank_pdf
 from tests.test_socket import fresh_context
 
@@ -29,22 +30,6 @@ def log_in(client, username: str) -> str:
     token = csrf_token(client, "/")
     client.post("/language/en", data={"csrf_token": token, "next": "/"})
     return token
-
-
-def draft(cabinet, **changes):
-    data = service.BallotData(
-        title="Dự thảo Nghị định quy định chi tiết Luật Đất đai", number="45/PLYK-VPCP",
-        summary="Xin ý kiến thành viên Chính phủ về dự thảo Nghị định.",
-        questions=["Đồng ý thông qua dự thảo Nghị định?", "Đồng ý giao Bộ Tư pháp thẩm định lại?"],
-        deadline=changes.pop("deadline", utcnow() + timedelta(days=3)))
-    for key, value in changes.items():
-        setattr(data, key, value)
-    return service.create_ballot(cabinet["thuky"], data)
-
-
-def issued(cabinet, **changes):
-    ballot = draft(cabinet, **changes)
-    return service.issue_ballot(cabinet["thuky"], ballot.id)
 
 
 def answer_form(ballot, token, *choices, comment="", password=PASSWORD, prefix=""):

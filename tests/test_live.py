@@ -3,8 +3,6 @@ speakers, and votes (D7, D10), through the service every page, socket and API ca
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from sqlalchemy import inspect, select
 
@@ -15,18 +13,6 @@ from cabinet.live import service
 from cabinet.live.models import VoteBallot, VoteCount
 from cabinet.meetings import service as meetings_service
 from cabinet.meetings.models import AgendaStatus
-from tests.meeting_factories import schedule
-
-
-@pytest.fixture
-def room(cabinet):
-    """A meeting starting in half an hour, with two agenda items."""
-    meeting = schedule(cabinet["thuky"], chair=cabinet["pm"], members=[cabinet["tuphap"], cabinet["yte"]],
-                       secretaries=[cabinet["thuky"]], guests=[cabinet["guest"]],
-                       starts_in=timedelta(minutes=30))
-    for title in ("Dự án Luật Đất đai (sửa đổi)", "Nghị quyết phiên họp thường kỳ tháng 11"):
-        meetings_service.add_item(cabinet["thuky"], meeting.id, meetings_service.AgendaItemData(title=title))
-    return meeting
 
 
 def _open_with_everyone(cabinet, meeting):

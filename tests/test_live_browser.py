@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import os
 import tempfile
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from cabinet.live import service
-from cabinet.meetings import service as meetings_service
 from tests.conftest import PASSWORD
 from tests.live_server import live_server  # noqa: F401  (the fixture)
-from tests.meeting_factories import schedule
+from tests.meeting_factories import room_meeting
 
 CHROMIUM = os.environ.get("CABINET_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
@@ -36,12 +34,7 @@ ITEMS = ("Dự án Luật Đất đai (sửa đổi)", "Dự thảo Nghị đị
 
 @pytest.fixture
 def room(cabinet):
-    meeting = schedule(cabinet["thuky"], chair=cabinet["pm"], members=[cabinet["tuphap"], cabinet["yte"]],
-                       secretaries=[cabinet["thuky"]], starts_in=timedelta(minutes=30))
-    for title in ITEMS:
-        meetings_service.add_item(cabinet["thuky"], meeting.id, meetings_service.AgendaItemData(
-            title=title, presenter_organisation="Bộ Tài chính"))
-    return meeting
+    return room_meeting(cabinet, items=ITEMS, guests=False, presenter_organisation="Bộ Tài chính")
 
 
 def save_screenshots(pages: dict, errors: list[str], server) -> None:

@@ -4,28 +4,15 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
 
 import pytest
 
 from cabinet.live import service
 from cabinet.meetings import service as meetings_service
 from tests.conftest import login
-from tests.meeting_factories import schedule
 
 CONSOLE = 'id="console"'
 CONTROLS = ("data-action=", 'id="vote-form"', 'id="conclude-panel"', CONSOLE)
-
-
-@pytest.fixture
-def room(cabinet):
-    """A meeting starting in half an hour, with two agenda items."""
-    meeting = schedule(cabinet["thuky"], chair=cabinet["pm"], members=[cabinet["tuphap"], cabinet["yte"]],
-                       secretaries=[cabinet["thuky"]], guests=[cabinet["guest"]],
-                       starts_in=timedelta(minutes=30))
-    for title in ("Dự án Luật Đất đai (sửa đổi)", "Nghị quyết phiên họp thường kỳ tháng 11"):
-        meetings_service.add_item(cabinet["thuky"], meeting.id, meetings_service.AgendaItemData(title=title))
-    return meeting
 
 
 def page(client, username: str, path: str):

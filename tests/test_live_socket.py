@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import contextlib
 import io
-from datetime import timedelta
 
 import pytest
 
 from cabinet.documents import service as documents_service
 from cabinet.extensions import db, socketio
 from cabinet.live import service
-from cabinet.meetings import service as meetings_service
 from tests.conftest import login
-from tests.meeting_factories import schedule
+from tests.meeting_factories import ROOM_ITEMS
 from tests.test_documents import blank_pdf, published
 
-ITEMS = ("Dự án Luật Đất đai (sửa đổi)", "Nghị quyết phiên họp thường kỳ tháng 11")
+ITEMS = ROOM_ITEMS
 
 
 @contextlib.contextmanager
@@ -62,17 +60,6 @@ class Tablet:
 
     def events(self, name: str) -> list[dict]:
         return [payload for event, payload in self.received() if event == name]
-
-
-@pytest.fixture
-def room(cabinet):
-    """A meeting starting in half an hour (check-in is open), with two agenda items."""
-    meeting = schedule(cabinet["thuky"], chair=cabinet["pm"], members=[cabinet["tuphap"], cabinet["yte"]],
-                       secretaries=[cabinet["thuky"]], guests=[cabinet["guest"]],
-                       starts_in=timedelta(minutes=30))
-    for title in ITEMS:
-        meetings_service.add_item(cabinet["thuky"], meeting.id, meetings_service.AgendaItemData(title=title))
-    return meeting
 
 
 @pytest.fixture
