@@ -2,6 +2,7 @@
 every tablet, next to a bare python-socketio broadcast server measured in the same run.
 
     .venv/bin/python bench/live_votes.py [--sizes 30 200 1000] [--votes 2] [--database-url URL]
+                                         [--profile DIR]
 
 Needs python-socketio's asyncio client: ``.venv/bin/pip install "python-socketio[asyncio_client]"``.
 
@@ -13,8 +14,8 @@ What it does, all on 127.0.0.1 in a scratch folder (removed at the end):
    with N participants: 30 voting members and N - 30 guests (a cabinet has about 30 members; the
    rest of the room are invited guests and staff, who receive every broadcast but do not vote).
    The meeting is opened and the members checked in;
-2. for each N, twice, each server alone on CPU 0 and the clients on CPU 1 (``--no-pin`` to let the
-   kernel choose):
+2. for each N, two servers one after the other, each alone on CPU 0 with the clients on CPU 1
+   (``--no-pin`` to let the kernel choose):
 
    - **bare**: a python-socketio server (gevent, simple-websocket, as ours) whose ``meeting.join``
      enters a room and whose ``vote.cast`` adds one to a counter and broadcasts ``{"cast": k}``
@@ -26,9 +27,12 @@ What it does, all on 127.0.0.1 in a scratch folder (removed at the end):
    cast one after another, each cast timed from the emit of ``vote.cast`` until the ``vote.tally``
    with ``cast == k`` has reached all N clients (the next cast waits for that and for the ack). A
    first vote of 5 casts warms up and is not counted;
-3. prints p50/p95/p99/max per N for both and the ratio ours / bare.
+3. prints p50/p95/p99/max per N for both and the ratio ours / bare, with the server's CPU time per
+   cast (from /proc: unlike the latencies, not inflated when something else runs on the machine).
 
 The clients all run in this one process: at large N their own decoding is part of both figures.
+``--profile DIR`` samples our server with py-spy (``.venv/bin/pip install py-spy``) while the votes
+run and writes collapsed stacks per N, to see where a cast's time goes.
 """
 
 from __future__ import annotations
@@ -207,12 +211,14 @@ class Result:
     latencies: list[float] = field(default_factory=list)
     connect_s: float = 0.0
     join_s: float = 0.0
+    server_cpu_s: float = 0.0  # CPU time the server spent during the votes (not inflated by other load)
+    casts: int = 0  # every cast sent during the votes, the warm-up included
     errors: list[str] = field(default_factory=list)
     dropped: int = 0  # connections the server or the network closed during the run
 
 
 async def run_tablets(name: str, url: str, meeting: Meeting, votes: int, bare: bool,
-                      timeout: float, profile=None) -> Result:
+                      timeout: float, profile=None, server_pid: int | None = None) -> Result:
     """Connect every tablet, join, then time each cast until its tally reached everyone."""
     import socketio
 
@@ -262,6 +268,7 @@ async def run_tablets(name: str, url: str, meeting: Meeting, votes: int, bare: b
 
         chair, members = clients[0], clients[:len(meeting.member_tokens)]
         profiler = profile() if profile else None
+        cpu_before = cpu_seconds(server_pid)
         cast_so_far = 0
         for round_ in range(votes + 1):
             warm_up = round_ == 0
@@ -274,6 +281,7 @@ async def run_tablets(name: str, url: str, meeting: Meeting, votes: int, bare: b
                 vote_id = opened["vote"]["id"]
             for k, member in enumerate(members[:WARM_UP_CASTS] if warm_up else members, 1):
                 cast_so_far += 1
+                result.casts += 1
                 key = cast_so_far if bare else (vote_id, k)
                 reached[key] = asyncio.Event()
                 answered = asyncio.get_running_loop().create_future()
@@ -297,6 +305,7 @@ async def run_tablets(name: str, url: str, meeting: Meeting, votes: int, bare: b
                 closed = await chair.call("vote.close", {"vote_id": vote_id}, timeout=timeout)
                 if not closed.get("ok"):
                     raise RuntimeError(f"vote.close refused: {closed}")
+        result.server_cpu_s = cpu_seconds(server_pid) - cpu_before
     except (TimeoutError, RuntimeError, socketio.exceptions.SocketIOError) as error:
         result.errors.append(f"{type(error).__name__}: {error}")
     finally:
@@ -306,6 +315,17 @@ async def run_tablets(name: str, url: str, meeting: Meeting, votes: int, bare: b
         await asyncio.gather(*(c.disconnect() for c in clients if c.connected), return_exceptions=True)
         result.dropped = dropped
     return result
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process so far (Linux /proc), 0 when unknown."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def start_profiler(pid: int, output: Path) -> subprocess.Popen:
@@ -343,21 +363,28 @@ def figures(result: Result) -> tuple[float, float, float, float]:
 def report(pairs: list[tuple[Result, Result]], database: str, pinned: bool) -> None:
     print(f"\nFrom the emit of vote.cast to the vote.tally on every tablet, in ms ({os.cpu_count()} cores, "
           f"{'server on CPU 0, clients on CPU 1' if pinned else 'unpinned'}; ours: python app.py, gevent, "
-          f"{database})")
-    header = f"{'N':>5} {'server':<8} {'casts':>5} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8} " \
-             f"{'connect s':>9} {'join s':>7} {'err':>4}"
-    print(header)
+          f"{database}). cpu/cast: the server's CPU time during the votes per cast (opening and closing "
+          f"the votes included), which other load on the machine does not inflate")
+    print(f"{'N':>5} {'server':<7} {'casts':>5} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7} {'cpu/cast':>8} "
+          f"{'connect s':>9} {'join s':>7} {'err':>4}")
     for bare, ours in pairs:
         for result in (bare, ours):
             p50, p95, p99, top = figures(result)
-            print(f"{result.size:>5} {result.name:<8} {len(result.latencies):>5} {p50:>8.1f} {p95:>8.1f} "
-                  f"{p99:>8.1f} {top:>8.1f} {result.connect_s:>9.1f} {result.join_s:>7.1f} "
-                  f"{len(result.errors):>4}")
-        ratios = [o / b if b else float("nan") for o, b in zip(figures(ours), figures(bare), strict=True)]
-        print(f"{'':>5} {'ratio':<8} {'':>5} " + " ".join(f"{r:>7.1f}×" for r in ratios))
+            print(f"{result.size:>5} {result.name:<7} {len(result.latencies):>5} {p50:>7.1f} {p95:>7.1f} "
+                  f"{p99:>7.1f} {top:>7.1f} {cpu_per_cast(result):>8.2f} {result.connect_s:>9.1f} "
+                  f"{result.join_s:>7.1f} {len(result.errors):>4}")
+        ratios = [o / b if b else float("nan") for o, b in zip(
+            (*figures(ours), cpu_per_cast(ours)), (*figures(bare), cpu_per_cast(bare)), strict=True)]
+        print(f"{'':>5} {'ratio':<7} {'':>5} " + " ".join(f"{r:>6.1f}×" for r in ratios[:4])
+              + f" {ratios[4]:>7.1f}×")
         for result in (bare, ours):
             for error in result.errors[:3]:
                 print(f"      {result.name} error: {error}")
+
+
+def cpu_per_cast(result: Result) -> float:
+    """Milliseconds of server CPU per cast."""
+    return result.server_cpu_s * 1000 / result.casts if result.casts else float("nan")
 
 
 def main() -> int:
@@ -420,11 +447,12 @@ def main() -> int:
                     profile = functools.partial(start_profiler, server.pid, args.profile / f"ours-{size}.txt")
                 try:
                     result = asyncio.run(run_tablets(name, f"http://127.0.0.1:{port}", meeting, args.votes,
-                                                     bare, args.timeout, profile))
+                                                     bare, args.timeout, profile, server.pid))
                 finally:
                     stop(server)
                 p50, p95, p99, _top = figures(result)
-                print(f"N={size:<5} {name}: p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms "
+                print(f"N={size:<5} {name}: p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms, "
+                      f"server CPU {cpu_per_cast(result):.2f} ms per cast "
                       f"({len(result.latencies)} casts, {len(result.errors)} errors; connect "
                       f"{result.connect_s:.1f} s, join {result.join_s:.1f} s, {result.dropped} dropped)",
                       flush=True)
