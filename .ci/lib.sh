@@ -31,6 +31,9 @@ ensure_runtime_system() {
   # converts uploaded DOCX to PDF (without it a DOCX is kept as a download only); Liberation fonts
   # (Times New Roman / Arial metric twins with every Vietnamese glyph) for those conversions.
   ensure_apt libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 libreoffice-writer-nogui fonts-liberation2
+  # Signed PDFs: poppler's pdfsig is the independent validator (and pdftoppm renders pages);
+  # certutil builds the NSS database pdfsig trusts a CA through.
+  ensure_apt poppler-utils libnss3-tools
 }
 
 # ensure_venv EXTRAS: a virtualenv in .venv with the project installed (editable).

@@ -122,8 +122,11 @@ def _register_socket_handlers() -> None:
 def _register_cli(app: Flask) -> None:
     from cabinet.audit.cli import audit_cli
     from cabinet.demo import demo_command
+    from cabinet.signing.cli import minutes_cli, pki_cli
     from cabinet.users.cli import user_cli
 
     app.cli.add_command(user_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(demo_command)
+    app.cli.add_command(pki_cli)
+    app.cli.add_command(minutes_cli)

@@ -111,6 +111,13 @@ def build_config(instance_path: Path) -> dict:
         "CABINET_SMTP_STARTTLS": _env_bool("CABINET_SMTP_STARTTLS", False),
         "CABINET_SMTP_TIMEOUT": _env_int("CABINET_SMTP_TIMEOUT", 30),
         "CABINET_MAIL_FROM": os.environ.get("CABINET_MAIL_FROM") or "e-cabinet@localhost",
+        # Digital signatures (cabinet.signing): the demo PKI's directory (its CA is trusted when
+        # present), extra trust roots (PEM files, comma-separated) and an RFC 3161 time-stamping
+        # server (unset: signatures carry the signer's clock only).
+        "CABINET_PKI_DIR": os.environ.get("CABINET_PKI_DIR") or str(instance_path / "pki"),
+        "CABINET_TRUST_ROOTS": [p.strip() for p in os.environ.get("CABINET_TRUST_ROOTS", "").split(",")
+                                if p.strip()],
+        "CABINET_TSA_URL": os.environ.get("CABINET_TSA_URL", "").strip() or None,
         # The address users reach the server at: links in e-mails are built on it.
         "CABINET_BASE_URL": (os.environ.get("CABINET_BASE_URL") or _default_base_url(behind_tls)).rstrip("/"),
     }

@@ -72,6 +72,8 @@ class TallyOut(BaseModel):
     eligible: int
     counts: dict[str, int] | None = Field(description="Per option; null for a secret vote until it closes.")
     ballots: list[VoteBallotOut] | None = Field(description="Who chose what; null for a secret vote.")
+    revision: int | None = Field(default=None, description="In broadcasts: orders tallies (keep the "
+                                                           "highest); null in answers and states.")
 
 
 class MyVoteOut(BaseModel):

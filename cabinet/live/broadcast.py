@@ -51,8 +51,10 @@ def vote_opened(meeting: Meeting, vote) -> None:
     emit("vote.opened", payloads.vote(vote), meeting.id)
 
 
-def vote_tally(meeting: Meeting, vote) -> None:
-    emit("vote.tally", payloads.tally(vote), meeting.id)
+def vote_tally(meeting_id: int, vote_id: int, *, secret: bool, status: str, eligible: int,
+               option_keys: list[str], revision: int | None) -> None:
+    emit("vote.tally", payloads.tally_of(vote_id, meeting_id, secret=secret, status=status, eligible=eligible,
+                                         option_keys=option_keys, revision=revision), meeting_id)
 
 
 def vote_closed(meeting: Meeting, vote) -> None:

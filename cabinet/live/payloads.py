@@ -77,16 +77,24 @@ def option_label(vote: Vote, option: dict) -> str:
     return option.get("label") or str(STANDARD_LABELS.get(option["key"], option["key"]))
 
 
-def tally(vote: Vote) -> dict:
+def tally(vote: Vote, revision: int | None = None) -> dict:
     """What the room may know of a vote's count right now."""
-    cast = service.cast_count(vote)
-    body = {"vote_id": vote.id, "meeting_id": vote.meeting_id, "status": vote.status, "cast": cast,
-            "eligible": vote.eligible_count, "counts": None, "ballots": None}
-    if not vote.secret or vote.status == VoteStatus.CLOSED:
-        body["counts"] = service.counts(vote)
-    if not vote.secret:
-        body["ballots"] = [{"user": {"id": b.voter.id, "full_name": b.voter.full_name}, "choice": b.choice}
-                           for b in service.ballots(vote)]
+    return tally_of(vote.id, vote.meeting_id, secret=vote.secret, status=vote.status,
+                    eligible=vote.eligible_count, option_keys=vote.option_keys, revision=revision)
+
+
+def tally_of(vote_id: int, meeting_id: int, *, secret: bool, status: str, eligible: int,
+             option_keys: list[str], revision: int | None = None) -> dict:
+    """The tally from plain values (no ORM object to reload after a commit): two queries for an
+    open vote, one for a secret one. ``revision`` orders tallies (see service._commit_cast)."""
+    counts = service.counts_of(vote_id, option_keys)
+    body = {"vote_id": vote_id, "meeting_id": meeting_id, "status": status, "cast": sum(counts.values()),
+            "eligible": eligible, "counts": None, "ballots": None, "revision": revision}
+    if not secret or status == VoteStatus.CLOSED:
+        body["counts"] = counts
+    if not secret:
+        body["ballots"] = [{"user": {"id": user_id, "full_name": name}, "choice": choice}
+                           for user_id, name, choice in service.named_ballots(vote_id)]
     return body
 
 

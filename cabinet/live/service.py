@@ -461,9 +461,21 @@ def meeting_votes(actor: User, meeting_id: int) -> list[Vote]:
 
 
 def counts(vote: Vote) -> dict[str, int]:
-    rows = db.session.execute(select(VoteCount.choice, VoteCount.count).where(VoteCount.vote_id == vote.id))
+    return counts_of(vote.id, vote.option_keys)
+
+
+def counts_of(vote_id: int, option_keys: list[str]) -> dict[str, int]:
+    rows = db.session.execute(select(VoteCount.choice, VoteCount.count).where(VoteCount.vote_id == vote_id))
     found = dict(rows.all())
-    return {key: found.get(key, 0) for key in vote.option_keys}
+    return {key: found.get(key, 0) for key in option_keys}
+
+
+def named_ballots(vote_id: int) -> list[tuple[int, str, str | None]]:
+    """(voter id, name, choice) of an open vote's ballots, in the order they were first cast."""
+    return list(db.session.execute(
+        select(VoteBallot.voter_id, User.full_name, VoteBallot.choice)
+        .join(User, User.id == VoteBallot.voter_id)
+        .where(VoteBallot.vote_id == vote_id).order_by(VoteBallot.id)).all())
 
 
 def ballots(vote: Vote) -> list[VoteBallot]:
@@ -487,7 +499,7 @@ def _receipt_hash(vote_id: int, choice: str, receipt: str) -> str:
 
 def _bump(vote_id: int, choice: str, delta: int) -> None:
     db.session.execute(update(VoteCount).where(VoteCount.vote_id == vote_id, VoteCount.choice == choice)
-                       .values(count=VoteCount.count + delta))
+                       .values(count=VoteCount.count + delta).execution_options(synchronize_session=False))
 
 
 @dataclass
@@ -507,6 +519,32 @@ def _locked_vote(vote_id: int, *, exclusive: bool) -> Vote | None:
     return db.session.scalars(statement.execution_options(populate_existing=True)).first()
 
 
+def _voter(actor: User, meeting_id: int) -> Participant:
+    """The actor's own participant row, found directly: a cast must not load the whole room
+    (at 1,000 participants that was most of a cast's time)."""
+    participant = db.session.scalar(select(Participant).where(Participant.meeting_id == meeting_id,
+                                                              Participant.user_id == actor.id))
+    if participant is None:
+        access.get_meeting(actor, meeting_id)  # 404 for whoever may not know of the meeting
+    if participant is None or not participant.votes:
+        raise PermissionDenied(_("Only the meeting's members vote; deputies, guests and the "
+                                 "secretariat do not."), code="not_a_voter")
+    return participant
+
+
+def _insert_ballot(values: dict) -> bool:
+    """Insert the member's ballot unless one exists; False when it did (a second device, a retry).
+    ON CONFLICT DO NOTHING: no savepoint round trips on the hot path."""
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = (insert(VoteBallot).values(**values)
+                 .on_conflict_do_nothing(index_elements=["vote_id", "voter_id"]).returning(VoteBallot.id))
+    return db.session.execute(statement).first() is not None
+
+
 def cast_vote(actor: User, vote_id: int, choice: str, receipt: str | None = None) -> CastResult:
     """A member casts (or changes) their ballot. Exactly one ballot per member counts.
 
@@ -516,48 +554,44 @@ def cast_vote(actor: User, vote_id: int, choice: str, receipt: str | None = None
     vote = _locked_vote(vote_id, exclusive=False)
     if vote is None:
         raise NotFound(_("No such vote."))
-    meeting = access.get_meeting(actor, vote.meeting_id)
-    participant = meeting.participant_for(actor.id)
-    if participant is None or not participant.votes:
-        raise PermissionDenied(_("Only the meeting's members vote; deputies, guests and the "
-                                 "secretariat do not."), code="not_a_voter")
+    meeting_id = vote.meeting_id
+    _voter(actor, meeting_id)
     if not vote.is_open:
         raise Conflict(_("This vote is closed: your ballot was not counted."), code="vote_closed")
-    present = db.session.scalar(select(CheckIn.present).where(CheckIn.meeting_id == meeting.id,
+    present = db.session.scalar(select(CheckIn.present).where(CheckIn.meeting_id == meeting_id,
                                                               CheckIn.user_id == actor.id))
     if not present:
         raise Conflict(_("Check in to the meeting before you vote."), code="not_checked_in")
     if choice not in vote.option_keys:
         raise _fields_error({"choice": _("Choose one of the options of this vote.")})
 
-    ballot = my_ballot(actor, vote)
-    if ballot is None:
-        ballot = VoteBallot(vote_id=vote.id, voter_id=actor.id, cast_at=utcnow(), changes=0)
-        new_receipt = secrets.token_urlsafe(24) if vote.secret else None
-        if vote.secret:
-            ballot.receipt_hash = _receipt_hash(vote.id, choice, new_receipt)
-        else:
-            ballot.choice = choice
-        try:
-            with db.session.begin_nested():
-                db.session.add(ballot)
-        except IntegrityError:
-            # The same member pressed twice at once (two devices, a retry): the other press
-            # holds the ballot; this one becomes a change of it.
-            if ballot in db.session:
-                db.session.expunge(ballot)
-            ballot = my_ballot(actor, vote)
-        else:
-            _bump(vote.id, choice, +1)
-            audit.record("vote.cast", actor=actor, object_type="vote", object_id=vote.id,
+    new_receipt = secrets.token_urlsafe(24) if vote.secret else None
+    values = {"vote_id": vote.id, "voter_id": actor.id, "cast_at": utcnow(), "changes": 0,
+              "choice": None if vote.secret else choice,
+              "receipt_hash": _receipt_hash(vote.id, choice, new_receipt) if vote.secret else None}
+    if not _insert_ballot(values):
+        # The same member pressed twice at once (two devices, a retry): this press changes it.
+        return _change_ballot(actor, meeting_id, vote, my_ballot(actor, vote), choice, receipt)
+    _bump(vote.id, choice, +1)
+    entry = audit.record("vote.cast", actor=actor, object_type="vote", object_id=vote.id,
                          details={} if vote.secret else {"choice": choice})
-            db.session.commit()
-            broadcast.vote_tally(meeting, vote)
-            return CastResult(vote, choice, changed=False, receipt=new_receipt)
-    return _change_ballot(actor, meeting, vote, ballot, choice, receipt)
+    return _commit_cast(meeting_id, vote, CastResult(vote, choice, changed=False, receipt=new_receipt),
+                        entry.seq)
 
 
-def _change_ballot(actor: User, meeting: Meeting, vote: Vote, ballot: VoteBallot, choice: str,
+def _commit_cast(meeting_id: int, vote: Vote, result: CastResult, revision: int) -> CastResult:
+    """Commit, then send the room the tally. ``revision`` (the audit entry's sequence number,
+    given out in commit order under the audit lock) lets a tablet drop a tally that arrives after
+    a newer one: under load two casts' broadcasts may overtake each other."""
+    vote_id, secret, status, eligible, keys = (vote.id, vote.secret, vote.status, vote.eligible_count,
+                                               vote.option_keys)
+    db.session.commit()
+    broadcast.vote_tally(meeting_id, vote_id, secret=secret, status=status, eligible=eligible,
+                         option_keys=keys, revision=revision)
+    return result
+
+
+def _change_ballot(actor: User, meeting_id: int, vote: Vote, ballot: VoteBallot, choice: str,
                    receipt: str | None) -> CastResult:
     new_receipt = None
     if vote.secret:
@@ -583,11 +617,10 @@ def _change_ballot(actor: User, meeting: Meeting, vote: Vote, ballot: VoteBallot
     if not vote.secret:
         ballot.choice = choice
     ballot.changes += 1
-    audit.record("vote.changed", actor=actor, object_type="vote", object_id=vote.id,
-                 details={} if vote.secret else {"from": previous, "choice": choice})
-    db.session.commit()
-    broadcast.vote_tally(meeting, vote)
-    return CastResult(vote, choice, changed=True, receipt=new_receipt)
+    entry = audit.record("vote.changed", actor=actor, object_type="vote", object_id=vote.id,
+                         details={} if vote.secret else {"from": previous, "choice": choice})
+    return _commit_cast(meeting_id, vote, CastResult(vote, choice, changed=True, receipt=new_receipt),
+                        entry.seq)
 
 
 def decide(vote: Vote, tally: dict[str, int], chair_choice: str | None) -> tuple[Outcome, dict]:

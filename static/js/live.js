@@ -329,6 +329,9 @@ class LiveRoom {
       }
       case "vote.tally":
         if (s.open_vote && s.open_vote.id === p.vote_id) {
+          // Under load two casts' tallies may arrive out of order: keep the newest revision.
+          const seen = s.open_vote.tally && s.open_vote.tally.revision;
+          if (p.revision != null && seen != null && p.revision < seen) break;
           s.open_vote.tally = p;
           const mine = (p.ballots || []).find((b) => s.me && b.user.id === s.me.id);
           if (mine && s.open_vote.me) Object.assign(s.open_vote.me, { voted: true, choice: mine.choice });
