@@ -36,6 +36,12 @@ ensure_runtime_system() {
   ensure_apt poppler-utils libnss3-tools
 }
 
+# What the tests need beyond the run time: Debian's chromium for the browser tests (Playwright drives
+# it; its own browser download is not used).
+ensure_test_system() {
+  ensure_apt chromium
+}
+
 # ensure_venv EXTRAS: a virtualenv in .venv with the project installed (editable).
 ensure_venv() {
   local extras="${1:-}"

@@ -57,6 +57,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     socketio.init_app(
         app,
         message_queue=app.config["REDIS_URL"],
+        channel=app.config["SOCKETIO_CHANNEL"],
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
         # Same origin only: the tablets load the page from this server.
         cors_allowed_origins=None,

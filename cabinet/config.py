@@ -99,6 +99,9 @@ def build_config(instance_path: Path) -> dict:
         "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         "SOCKETIO_ASYNC_MODE": os.environ.get("CABINET_ASYNC_MODE") or None,
+        # Redis pub/sub ignores the database number: two deployments (or test runs) sharing one
+        # Redis must use different channels, or each hears the other's broadcasts.
+        "SOCKETIO_CHANNEL": os.environ.get("CABINET_SOCKETIO_CHANNEL") or "flask-socketio",
         # Background jobs (cabinet.jobs): with REDIS_URL, a separate `flask jobs worker` runs them;
         # without it, a consumer inside each serving process, on instance/jobs.sqlite3.
         "CABINET_JOBS_FILE": os.environ.get("CABINET_JOBS_FILE") or str(instance_path / "jobs.sqlite3"),

@@ -26,6 +26,7 @@ from cabinet.extensions import db
 from cabinet.users import service as users_service
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+IN_CI = bool(os.environ.get("CI"))
 ON_POSTGRES = TEST_DATABASE_URL.startswith("postgresql")
 PASSWORD = "correct-horse-battery"
 
@@ -225,3 +226,10 @@ def room(cabinet):
     from tests.meeting_factories import room_meeting
 
     return room_meeting(cabinet)
+
+
+def needs(available: bool, what: str):
+    """Skip a test whose system dependency (a browser, LibreOffice, Redis) is missing on a
+    developer's machine — but never in CI, which installs them all (.ci/lib.sh): there the test
+    runs and fails, so a missing piece cannot hide behind a skip."""
+    return pytest.mark.skipif(not available and not IN_CI, reason=f"needs {what}")

@@ -11,12 +11,11 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from cabinet.annotations.models import Annotation
 from cabinet.extensions import db
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, needs
 from tests.live_server import live_server  # noqa: F401  (the fixture)
 from tests.test_documents import published, text_pdf
 from tests.test_live_browser import ARGS, CHROMIUM, WAIT_MS
@@ -24,8 +23,7 @@ from tests.test_live_browser import ARGS, CHROMIUM, WAIT_MS
 TABLET = {"width": 1024, "height": 768}
 NOTE = '<img src=x id="injected"> Làm rõ khoản 2'
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                reason=f"no chromium at {CHROMIUM} (apt-get install chromium)")
+pytestmark = needs(Path(CHROMIUM).exists(), f"chromium at {CHROMIUM} (apt-get install chromium)")
 
 DRAW = """() => {
   const layer = document.querySelector('.pdfv-page .annot-layer');

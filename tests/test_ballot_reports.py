@@ -22,7 +22,7 @@ from cabinet.ballots import documents, service
 from cabinet.core.timeutil import utcnow
 from cabinet.documents import service as document_service
 from cabinet.extensions import db
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, needs
 from tests.test_documents import blank_pdf
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -288,8 +288,7 @@ def test_the_report_docx_is_a4_in_times_new_roman_with_nd30_margins_and_page_num
     assert [round(c.width / Mm(1)) for c in header.rows[0].cells] == [62, 103]
 
 
-@pytest.mark.skipif(document_service.libreoffice() is None,
-                    reason="LibreOffice is not installed (.ci/lib.sh installs libreoffice-writer-nogui)")
+@needs(document_service.libreoffice() is not None, "LibreOffice (.ci/lib.sh installs it)")
 def test_the_report_docx_converts_to_pdf_with_libreoffice(cabinet, decided, tmp_path):
     data = report_of(cabinet, decided)
     source = tmp_path / "report.docx"

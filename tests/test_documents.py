@@ -27,6 +27,7 @@ from cabinet.extensions import db
 from cabinet.meetings.models import AgendaItem, Meeting, Participant
 from cabinet.rules import rules
 from cabinet.storage import BlobTooLarge, LocalBlobStore, blob_store
+from tests.conftest import needs
 
 # --- factories ------------------------------------------------------------------------------
 
@@ -577,8 +578,7 @@ def test_unread_documents_for_the_home_page(app, staff, minister, make_user):
 # --- DOCX ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(service.libreoffice() is None,
-                    reason="LibreOffice is not installed (.ci/lib.sh installs it)")
+@needs(service.libreoffice() is not None, "LibreOffice (.ci/lib.sh installs it)")
 def test_a_docx_is_converted_to_pdf_with_libreoffice(app, staff, minister):
     meeting = make_meeting(minister)
     data = docx_bytes("Dự thảo Nghị định về văn thư điện tử")

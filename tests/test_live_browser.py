@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from cabinet.live import service
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, needs
 from tests.live_server import live_server  # noqa: F401  (the fixture)
 from tests.meeting_factories import room_meeting
 
@@ -26,8 +26,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-
 TABLET = {"width": 768, "height": 1024}
 WAIT_MS = 15000
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                reason=f"no chromium at {CHROMIUM} (apt-get install chromium)")
+pytestmark = needs(Path(CHROMIUM).exists(), f"chromium at {CHROMIUM} (apt-get install chromium)")
 
 ITEMS = ("Dự án Luật Đất đai (sửa đổi)", "Dự thảo Nghị định hướng dẫn Luật Ngân sách nhà nước")
 
