@@ -24,110 +24,45 @@ database is cleaned, and its output is printed when it failed to start.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 from flask import has_app_context
 
 from cabinet.extensions import db
+from tests.live_processes import ServerProcess
 
-ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 40
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class LiveServer:
-    """One server process; ``url`` is its base address (no trailing slash)."""
+class LiveServer(ServerProcess):
+    """A :class:`~tests.live_processes.ServerProcess` on a test app's database and file store,
+    with the settings a browser test needs; ``url`` is its base address (no trailing slash)."""
 
     def __init__(self, app, workdir: Path, **env: str):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.workdir = workdir
-        self.log_path = workdir / "server.log"
         instance = workdir / "instance"
         instance.mkdir(parents=True, exist_ok=True)
-        environment = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
-        environment.update({
+        super().__init__({
             "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-            "CABINET_HOST": "127.0.0.1",
-            "CABINET_PORT": str(self.port),
             "CABINET_INSTANCE_PATH": str(instance),
             "CABINET_STORAGE_DIR": app.config.get("CABINET_STORAGE_DIR") or str(instance / "blobs"),
             "SECRET_KEY": "live-server-test-secret-key",
             "CABINET_PASSWORD_PROFILE": "CHEAPEST",
             "CABINET_LOGIN_RATE_LIMIT": "1000 per minute",
-            "PYTHONUNBUFFERED": "1",
-        })
-        environment.update({key: str(value) for key, value in env.items()})
-        self.env = environment
-        self.process: subprocess.Popen | None = None
+            **{key: str(value) for key, value in env.items()},
+        }, workdir / "server.log")
 
     def __str__(self) -> str:
         return self.url
 
-    def start(self) -> LiveServer:
+    def start(self, timeout: float = START_TIMEOUT_S) -> LiveServer:
         if has_app_context():
             # The server reads the database on its own connection: the test's data must be in it.
             db.session.commit()
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=self.env,
-                                        stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited with {self.process.returncode}:\n{self.output()}")
-            try:
-                with urllib.request.urlopen(self.url + "/login", timeout=2) as response:  # noqa: S310
-                    if response.status == 200:
-                        return self
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"the server did not answer within {START_TIMEOUT_S} s:\n{self.output()}")
+        return super().start(timeout)
 
     def output(self) -> str:
-        try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")[-6000:]
-        except OSError:
-            return ""
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def kill(self) -> None:
-        """End the server at once, as a crash or a power cut would (SIGKILL)."""
-        if self.running:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        """End the server cleanly (SIGTERM), or kill it if it does not stop in time."""
-        if self.running:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def restart(self) -> LiveServer:
-        """Stop and start again, on the same port and database."""
-        self.stop()
-        return self.start()
+        return self.log_tail(200)
 
 
 @pytest.fixture
