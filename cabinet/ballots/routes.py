@@ -485,13 +485,18 @@ def answer(ballot_id: int):
         if exc.status == 404:
             raise
         db.session.rollback()
-        fields = (exc.details or {}).get("fields", {}) if isinstance(exc.details, dict) else {}
-        posted.errors = {k: v for k, v in fields.items() if k.startswith("question_") or k == "answers"}
+        posted.errors = _question_errors(exc)
         show_service_errors(sign_form, exc)
         return _render_view(service.get_ballot(me, ballot_id), sign_form=sign_form, posted=posted,
                             status=exc.status)
     flash(_("Your answer was signed and sent."), "success")
     return _to_view(ballot_id, "my-answer")
+
+
+def _question_errors(exc: DomainError) -> dict[str, str]:
+    """The service's field errors that belong next to a question (the rest go to the form)."""
+    fields = (exc.details or {}).get("fields", {}) if isinstance(exc.details, dict) else {}
+    return {k: v for k, v in fields.items() if k.startswith("question_") or k == "answers"}
 
 
 @bp.route("/ballots/<int:ballot_id>/paper-answer", methods=["POST"])
@@ -511,8 +516,7 @@ def paper_answer(ballot_id: int):
         if exc.status in (403, 404):
             raise
         db.session.rollback()
-        fields = (exc.details or {}).get("fields", {}) if isinstance(exc.details, dict) else {}
-        posted.errors = {k: v for k, v in fields.items() if k.startswith("question_") or k == "answers"}
+        posted.errors = _question_errors(exc)
         show_service_errors(form, exc, _FIELD_ALIASES)
         return _render_view(service.get_ballot(me, ballot_id), paper_form=form, paper_posted=posted,
                             status=exc.status)
