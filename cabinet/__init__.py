@@ -90,6 +90,7 @@ def _import_models() -> None:
     from cabinet.documents import models as _documents  # noqa: F401
     from cabinet.live import models as _live  # noqa: F401
     from cabinet.meetings import models as _meetings  # noqa: F401
+    from cabinet.minutes import models as _minutes  # noqa: F401
     from cabinet.notifications import models as _notifications  # noqa: F401
     from cabinet.users import models as _users  # noqa: F401
 

@@ -121,6 +121,10 @@ def build_config(instance_path: Path) -> dict:
         "CABINET_TRUST_ROOTS": [p.strip() for p in os.environ.get("CABINET_TRUST_ROOTS", "").split(",")
                                 if p.strip()],
         "CABINET_TSA_URL": os.environ.get("CABINET_TSA_URL", "").strip() or None,
+        # The organisation's own key (PKCS#12), for the organ's seal-signature on signed minutes
+        # (D11: the competent person signs first, then the organisation). Optional.
+        "CABINET_ORG_P12": os.environ.get("CABINET_ORG_P12", "").strip() or None,
+        "CABINET_ORG_P12_PASSPHRASE": os.environ.get("CABINET_ORG_P12_PASSPHRASE", ""),
         # The address users reach the server at: links in e-mails are built on it.
         "CABINET_BASE_URL": (os.environ.get("CABINET_BASE_URL") or _default_base_url(behind_tls)).rstrip("/"),
     }

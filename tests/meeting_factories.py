@@ -34,3 +34,35 @@ def room_meeting(cabinet, *, items=ROOM_ITEMS, guests=True, starts_in=timedelta(
     for title in items:
         service.add_item(cabinet["thuky"], meeting.id, service.AgendaItemData(title=title, **item_fields))
     return meeting
+
+
+def held_meeting(cabinet, *, conclusion="Chính phủ thống nhất thông qua dự án Luật, giao Bộ Tư pháp tiếp thu, "
+                                        "hoàn thiện hồ sơ trình Quốc hội.", vote=True, close=True):
+    """A meeting held in the live room and closed: the PM chaired, both ministers checked in (one
+    of the three voters, Tôn Nữ Thanh Thủy, was absent with a reason), item 1 concluded after an
+    open vote the two present members won, item 2 deferred. The minutes are drafted from it."""
+    from cabinet.live import service as live
+    from cabinet.meetings.models import Participant
+
+    from cabinet.extensions import db
+
+    meeting = room_meeting(cabinet)
+    pm, thuky, tuphap, yte = cabinet["pm"], cabinet["thuky"], cabinet["tuphap"], cabinet["yte"]
+    absent = db.session.query(Participant).filter_by(meeting_id=meeting.id, user_id=yte.id).one()
+    absent.attendance, absent.absence_reason = "absent", "Đi công tác nước ngoài"
+    db.session.commit()
+    for user in (pm, tuphap, cabinet["guest"]):
+        live.check_in(user, meeting.id)
+    live.open_meeting(pm, meeting.id)
+    first, second = sorted(meeting.agenda_items, key=lambda i: i.position)
+    live.set_current_item(pm, meeting.id, first.id)
+    if vote:
+        opened = live.open_vote(pm, meeting.id, question="Thông qua dự án Luật Đất đai (sửa đổi)?")
+        live.cast_vote(pm, opened.id, "for")
+        live.cast_vote(tuphap, opened.id, "for")
+        live.close_vote(pm, opened.id)
+    live.conclude_item(pm, meeting.id, first.id, conclusion)
+    live.defer_item(pm, meeting.id, second.id)
+    if close:
+        live.close_meeting(pm, meeting.id)
+    return meeting
