@@ -11,6 +11,7 @@ from html import escape
 from zoneinfo import ZoneInfo
 
 import click
+from flask import current_app
 from sqlalchemy import func, select
 
 from cabinet.core.timeutil import utcnow
@@ -179,6 +180,118 @@ def load_demo_ballot():
     return ballot
 
 
+HELD_TITLE = "Phiên họp Chính phủ thường kỳ tháng 10"
+HELD_AGENDA = [
+    ("Dự thảo Nghị quyết phiên họp Chính phủ thường kỳ tháng 10", "Văn phòng Chính phủ", "Âu Dương Khải", 20),
+    ("Dự án Luật Chuyển đổi số", "Bộ Khoa học và Công nghệ", "Mạc Đăng Khoa", 40),
+    ("Báo cáo tình hình thực hiện dự toán ngân sách nhà nước 10 tháng", "Bộ Tài chính", "Hồ Quang Vinh", 30),
+]
+HELD_ABSENT = {"bt.ngoaigiao": "Đi công tác nước ngoài", "bt.yte": "Dự hội nghị của Tổ chức Y tế thế giới"}
+HELD_DISCUSSION = [
+    "<p>Các thành viên Chính phủ thống nhất với dự thảo Nghị quyết; đề nghị bổ sung nhiệm vụ "
+    "<strong>thúc đẩy giải ngân vốn đầu tư công</strong> trong các tháng cuối năm.</p>",
+    "<p>Bộ trưởng Bộ Tư pháp đề nghị làm rõ phạm vi điều chỉnh, tránh chồng chéo với Luật Giao dịch "
+    "điện tử; Bộ trưởng Bộ Công an đề nghị bổ sung quy định về bảo vệ dữ liệu cá nhân.</p>",
+    "",
+]
+HELD_CONCLUSIONS = [
+    "Chính phủ thống nhất thông qua dự thảo Nghị quyết; giao Văn phòng Chính phủ tiếp thu ý kiến, "
+    "hoàn thiện, trình Thủ tướng Chính phủ ký ban hành.",
+    "Giao Bộ Khoa học và Công nghệ chủ trì, phối hợp với Bộ Tư pháp tiếp thu ý kiến thành viên Chính "
+    "phủ, hoàn thiện hồ sơ dự án Luật, trình Quốc hội tại kỳ họp gần nhất.",
+    "",
+]
+
+
+def load_demo_held_meeting() -> Meeting | None:
+    """Last month's meeting, held in the live room (check-ins, a vote, conclusions) and closed,
+    with its minutes drafted from the record: ready for the secretary to finalize and sign."""
+    from cabinet.live import service as live
+    from cabinet.meetings.models import Participant
+    from cabinet.minutes import service as minutes
+
+    if db.session.scalar(select(Meeting.id).where(Meeting.title == HELD_TITLE)):
+        return None
+    people = {u.username: u for u in db.session.scalars(select(User))}
+    pm, thuky = people["thutuong"], people["thuky"]
+    zone = ZoneInfo("Asia/Ho_Chi_Minh")
+    day = (utcnow().astimezone(zone) - timedelta(days=28)).date()
+    starts_at = datetime(day.year, day.month, day.day, 8, 0, tzinfo=zone)
+    participants = {u.id: "member" for u in people.values() if u.role == "member"}
+    participants[pm.id], participants[thuky.id] = "chair", "secretary"
+    meeting = meetings.create_meeting(thuky, meetings.MeetingData(
+        title=HELD_TITLE, starts_at=starts_at, ends_at=starts_at + timedelta(hours=3),
+        place="Phòng họp Chính phủ, Trụ sở Chính phủ, 1 Hoàng Hoa Thám, Hà Nội", participants=participants))
+    items = [meetings.add_item(thuky, meeting.id, meetings.AgendaItemData(
+        title=title, presenter_organisation=organisation, presenter_name=presenter, minutes=length))
+        for title, organisation, presenter, length in HELD_AGENDA]
+    for participant in db.session.scalars(select(Participant).where(Participant.meeting_id == meeting.id)):
+        reason = HELD_ABSENT.get(participant.user.username)
+        if reason:
+            participant.attendance, participant.absence_reason = "absent", reason
+    db.session.commit()
+    voters = [people[name] for name in participants_usernames(people, participants) if name not in HELD_ABSENT]
+    for user in voters:
+        live.check_in(thuky, meeting.id, user.id)
+    live.open_meeting(pm, meeting.id)
+    for number, item in enumerate(items):
+        live.set_current_item(pm, meeting.id, item.id)
+        if number == 0:
+            vote = live.open_vote(pm, meeting.id, question="Thông qua dự thảo Nghị quyết phiên họp?")
+            for user in voters:
+                if user.role == "member":
+                    live.cast_vote(user, vote.id, "abstain" if user.username == "bt.congan" else "for")
+            live.close_vote(pm, vote.id)
+        if HELD_CONCLUSIONS[number]:
+            live.conclude_item(pm, meeting.id, item.id, HELD_CONCLUSIONS[number])
+        else:
+            live.defer_item(pm, meeting.id, item.id)
+    live.close_meeting(pm, meeting.id)
+    draft = minutes.start(thuky, meeting.id)
+    minutes.save(thuky, draft.id, minutes.DraftChanges(
+        revision=draft.revision,
+        opening_html="<p>Thủ tướng Chính phủ Phạm Quốc Hưng khai mạc phiên họp, nêu mục đích, yêu cầu "
+                     "và chương trình làm việc.</p>",
+        items={item.id: {"discussion_html": text} for item, text in zip(items, HELD_DISCUSSION, strict=True)
+               if text}))
+    return meeting
+
+
+def participants_usernames(people: dict[str, User], participants: dict[int, str]) -> list[str]:
+    by_id = {u.id: name for name, u in people.items()}
+    return [by_id[uid] for uid in participants]
+
+
+def load_demo_keys(app) -> list[str]:
+    """A demo CA and keys for the secretary and the Prime Minister (passphrase: the demo password),
+    so the demo signs for real. Returns the usernames given a key."""
+    from pathlib import Path
+
+    from cabinet.core.errors import DomainError
+    from cabinet.minutes import keys
+    from cabinet.signing import pki
+
+    directory = Path(app.config["CABINET_PKI_DIR"])
+    try:
+        made = pki.create_demo_pki(directory, DEMO_PASSWORD)
+    except DomainError as exc:
+        click.echo(f"Demo signing keys not made: {exc.message}")
+        return []
+    admin = db.session.scalar(select(User).where(User.username == "admin"))
+    registered = []
+    for username, identity in (("thuky", "thuky"), ("thutuong", "thutuong")):
+        user = db.session.scalar(select(User).where(User.username == username))
+        if user is None or admin is None or keys.active_key(user.id) is not None:
+            continue
+        try:
+            keys.upload(admin, user.id, made.p12[identity].read_bytes(), DEMO_PASSWORD)
+        except DomainError as exc:
+            click.echo(f"Demo signing key of {username} not registered: {exc.message}")
+            continue
+        registered.append(username)
+    return registered
+
+
 def load_demo() -> tuple[list[User], list[str]]:
     """Create the demo accounts that do not exist yet. Returns (created, already there)."""
     created, existing = [], []
@@ -208,6 +321,13 @@ def demo_command() -> None:
     meeting = load_demo_meeting()
     if meeting is not None:
         click.echo(f"Scheduled the demo meeting “{meeting.title}” with {len(DEMO_AGENDA)} agenda items.")
+    held = load_demo_held_meeting()
+    if held is not None:
+        click.echo(f"Held the demo meeting “{held.title}” and drafted its minutes from the record.")
+    signers = load_demo_keys(current_app)
+    if signers:
+        click.echo(f"Registered demo signing keys for {', '.join(signers)} (passphrase: {DEMO_PASSWORD}; "
+                   f"demo CA in {current_app.config['CABINET_PKI_DIR']}).")
     ballot = load_demo_ballot()
     if ballot is not None:
         click.echo(f"Issued the demo opinion ballot {ballot.number} with {len(DEMO_BALLOT_ANSWERS)} answers.")

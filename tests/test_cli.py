@@ -7,6 +7,8 @@ from sqlalchemy import func, select
 from cabinet.auth.passwords import verify_password
 from cabinet.core.timeutil import utcnow
 from cabinet.demo import DEMO_PASSWORD, DEMO_PEOPLE
+from cabinet.minutes import keys, record
+from cabinet.minutes.models import Minutes
 from cabinet.documents.models import Document
 from cabinet.extensions import db
 from cabinet.meetings.models import Meeting
@@ -63,15 +65,25 @@ def test_demo_loads_a_cabinet_once(app):
     assert pm.title == "Thủ tướng Chính phủ" and pm.clearance == "tuyet_mat"
     assert verify_password(pm.password_hash, DEMO_PASSWORD)
 
-    meeting = db.session.scalar(select(Meeting))
+    meeting = db.session.scalar(select(Meeting).where(Meeting.title == "Phiên họp Chính phủ thường kỳ tháng 11"))
     assert meeting.chair.username == "thutuong" and len(meeting.agenda_items) == 4
     assert meeting.starts_at > utcnow()
     documents = db.session.scalars(select(Document).order_by(Document.id)).all()
     assert [(d.status, d.secrecy) for d in documents] == [("published", "none"), ("published", "mat")]
     assert documents[0].current_version.page_count == 1
 
+    # Last month's meeting was held in the room; its minutes wait, drafted, for the secretary to
+    # finalize and sign with the demo keys.
+    held = db.session.scalar(select(Meeting).where(Meeting.title == "Phiên họp Chính phủ thường kỳ tháng 10"))
+    assert held.starts_at < utcnow() and held.chair.username == "thutuong"
+    (draft,) = db.session.scalars(select(Minutes).where(Minutes.meeting_id == held.id))
+    assert draft.status == "draft" and "khai mạc" in draft.content["opening_html"]
+    assert record.minutes_data(draft).items[0].votes[0].result.startswith("Thông qua")
+    thuky = db.session.scalar(select(User).where(User.username == "thuky"))
+    assert keys.signer_for(thuky, DEMO_PASSWORD).signing_cert is not None
+
     second = run(app, "demo")
     assert second.exit_code == 0
     assert DEMO_PASSWORD not in second.output  # printed once only
     assert db.session.scalar(select(func.count(User.id))) == count
-    assert db.session.scalar(select(func.count(Meeting.id))) == 1
+    assert db.session.scalar(select(func.count(Meeting.id))) == 2
