@@ -298,3 +298,24 @@ def test_only_an_administrator_registers_keys_and_a_bad_file_is_refused(admin, c
     second = keys.upload(admin, cabinet["thuky"].id, p12, PASSPHRASE)
     assert first.revoked_at is not None and keys.active_key(cabinet["thuky"].id).id == second.id
     assert first.certificate_subject == "Trần Thị Thu Hà"
+
+
+def test_the_signed_pdf_reads_as_vietnamese_minutes_of_the_meeting(draft, cabinet, signers, tmp_path):
+    import shutil
+    import subprocess
+    import unicodedata
+
+    pdftotext = shutil.which("pdftotext")
+    assert pdftotext, "poppler-utils is needed (.ci/lib.sh installs it)"
+    signed = _signed(draft, cabinet)
+    path = tmp_path / "bien-ban.pdf"
+    path.write_bytes(blob_store().read(signed.signed_sha256))
+    text = unicodedata.normalize("NFC", subprocess.run([pdftotext, str(path), "-"], capture_output=True,
+                                                       text=True, check=True).stdout)
+    flat = " ".join(text.split())
+    for expected in ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc", "BIÊN BẢN",
+                     "Dự án Luật Đất đai (sửa đổi)", "Thông qua: 2/3 thành viên Chính phủ tán thành",
+                     "Tôn Nữ Thanh Thủy", "Đi công tác nước ngoài", "giao Bộ Tư pháp tiếp thu",
+                     "THƯ KÝ", "CHỦ TỌA", "Ký số bởi: Trần Thị Thu Hà"):
+        assert expected in flat, expected
+    assert "DỰ THẢO" not in flat, "a finalized version is no longer marked as a draft"
