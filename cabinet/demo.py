@@ -230,7 +230,8 @@ def load_demo_held_meeting() -> Meeting | None:
         if reason:
             participant.attendance, participant.absence_reason = "absent", reason
     db.session.commit()
-    voters = [people[name] for name in participants_usernames(people, participants) if name not in HELD_ABSENT]
+    voters = [people[name] for name in participants_usernames(people, participants)
+              if name not in HELD_ABSENT]
     for user in voters:
         live.check_in(thuky, meeting.id, user.id)
     live.open_meeting(pm, meeting.id)

@@ -36,18 +36,20 @@ def room_meeting(cabinet, *, items=ROOM_ITEMS, guests=True, starts_in=timedelta(
     return meeting
 
 
-def held_meeting(cabinet, *, conclusion="Chính phủ thống nhất thông qua dự án Luật, giao Bộ Tư pháp tiếp thu, "
-                                        "hoàn thiện hồ sơ trình Quốc hội.", vote=True, close=True):
+HELD_CONCLUSION = ("Chính phủ thống nhất thông qua dự án Luật, giao Bộ Tư pháp tiếp thu, hoàn thiện hồ sơ "
+                   "trình Quốc hội.")
+
+
+def held_meeting(cabinet, *, conclusion=HELD_CONCLUSION, vote=True, close=True):
     """A meeting held in the live room and closed: the PM chaired, both ministers checked in (one
     of the three voters, Tôn Nữ Thanh Thủy, was absent with a reason), item 1 concluded after an
     open vote the two present members won, item 2 deferred. The minutes are drafted from it."""
+    from cabinet.extensions import db
     from cabinet.live import service as live
     from cabinet.meetings.models import Participant
 
-    from cabinet.extensions import db
-
     meeting = room_meeting(cabinet)
-    pm, thuky, tuphap, yte = cabinet["pm"], cabinet["thuky"], cabinet["tuphap"], cabinet["yte"]
+    pm, tuphap, yte = cabinet["pm"], cabinet["tuphap"], cabinet["yte"]
     absent = db.session.query(Participant).filter_by(meeting_id=meeting.id, user_id=yte.id).one()
     absent.attendance, absent.absence_reason = "absent", "Đi công tác nước ngoài"
     db.session.commit()

@@ -48,7 +48,8 @@ def draft(held, cabinet):
 
 def _actions(object_id) -> list[str]:
     return list(db.session.scalars(select(AuditEntry.action).where(
-        AuditEntry.object_type == "minutes", AuditEntry.object_id == str(object_id)).order_by(AuditEntry.seq)))
+        AuditEntry.object_type == "minutes", AuditEntry.object_id == str(object_id))
+        .order_by(AuditEntry.seq)))
 
 
 def _finalized(draft, cabinet):
@@ -70,7 +71,8 @@ def test_the_draft_is_prefilled_with_who_came_the_votes_and_the_conclusions(draf
     assert data.header.organ == "CHÍNH PHỦ" and data.header.number_line.startswith("Số:")
     assert data.chair.name == "Phạm Quốc Hưng" and data.secretary.name == "Trần Thị Thu Hà"
     assert [p.name for p in data.present] == ["Phạm Quốc Hưng", "Phan Thị Ngọc Diệp"]
-    assert [(p.name, p.note) for p in data.absent] == [("Tôn Nữ Thanh Thủy", "vắng mặt: Đi công tác nước ngoài")]
+    assert [(p.name, p.note) for p in data.absent] == [
+        ("Tôn Nữ Thanh Thủy", "vắng mặt: Đi công tác nước ngoài")]
     assert [p.name for p in data.guests] == ["Lâm Hữu Nghĩa"]
     assert data.quorum.startswith("Có mặt 2/3 thành viên Chính phủ; đủ hai phần ba")
     first, second = data.items
@@ -104,10 +106,12 @@ def test_saving_sanitises_the_text_and_keeps_the_history(draft, cabinet):
     saved = service.save(cabinet["thuky"], draft.id, service.DraftChanges(
         revision=draft.revision, number="12/BB-CP",
         opening_html='<p onclick="x()">Chủ tọa khai mạc<script>alert(1)</script></p>',
-        items={first_item.id: {"discussion_html": '<p>Ý kiến <strong>thẩm định</strong><img src=x onerror=alert(1)></p>'}}))
+        items={first_item.id: {
+            "discussion_html": '<p>Ý kiến <strong>thẩm định</strong><img src=x onerror=alert(1)></p>'}}))
     assert saved.revision == 2 and saved.number == "12/BB-CP"
     assert saved.content["opening_html"] == "<p>Chủ tọa khai mạc</p>"
-    assert saved.content["items"][str(first_item.id)]["discussion_html"] == "<p>Ý kiến <strong>thẩm định</strong></p>"
+    discussion = saved.content["items"][str(first_item.id)]["discussion_html"]
+    assert discussion == "<p>Ý kiến <strong>thẩm định</strong></p>"
     assert record.minutes_data(saved).header.number_line == "Số: 12/BB-CP"
     assert [r.revision for r in service.history(cabinet["thuky"], draft.id)] == [2], \
         "saves by one editor within minutes share one history row"
@@ -117,7 +121,8 @@ def test_saving_sanitises_the_text_and_keeps_the_history(draft, cabinet):
 def test_a_save_from_an_older_revision_is_refused_and_loses_nothing(draft, cabinet):
     service.save(cabinet["thuky"], draft.id, service.DraftChanges(revision=1, closing_html="<p>Bản A</p>"))
     with pytest.raises(Conflict) as stale:
-        service.save(cabinet["thuky"], draft.id, service.DraftChanges(revision=1, closing_html="<p>Bản B</p>"))
+        service.save(cabinet["thuky"], draft.id,
+                     service.DraftChanges(revision=1, closing_html="<p>Bản B</p>"))
     assert stale.value.code == "stale_revision" and stale.value.details == {"revision": 2}
     assert db.session.get(Minutes, draft.id).content["closing_html"] == "<p>Bản A</p>"
 
@@ -214,7 +219,8 @@ def test_a_wrong_passphrase_signs_nothing_and_is_audited(draft, cabinet, signers
     with pytest.raises(ValidationError) as wrong:
         service.sign(cabinet["thuky"], minutes.id, "not-the-passphrase")
     assert wrong.value.code == "signing_key"
-    assert db.session.scalar(select(MinutesSignature.id).where(MinutesSignature.minutes_id == minutes.id)) is None
+    assert db.session.scalar(select(MinutesSignature.id)
+                             .where(MinutesSignature.minutes_id == minutes.id)) is None
     assert db.session.get(Minutes, minutes.id).status == MinutesStatus.FINAL
     assert _actions(minutes.id)[-1] == "minutes.sign_refused"
 

@@ -83,7 +83,8 @@ def upload(actor: User, user_id: int, p12: bytes, passphrase: str) -> SigningKey
     issuer = next((a.value for a in cert.issuer if a.oid.dotted_string == "2.5.4.3"),
                   cert.issuer.rfc4514_string())
     entry = SigningKey(user_id=owner.id, p12_sha256=sha256, certificate_subject=str(common)[:300],
-                       certificate_serial=format(cert.serial_number, "x"), certificate_issuer=str(issuer)[:300],
+                       certificate_serial=format(cert.serial_number, "x"),
+                       certificate_issuer=str(issuer)[:300],
                        not_valid_after=cert.not_valid_after_utc.astimezone(UTC), uploaded_by_id=actor.id)
     db.session.add(entry)
     db.session.flush()
@@ -128,8 +129,8 @@ def signer_for(user: User, passphrase: str) -> SimpleSigner:
         try:
             return pki.load_signer(path, passphrase)
         except pki.SigningKeyError:
-            raise ValidationError(_("Wrong passphrase for your signing key."),
-                                  details={"passphrase": _("Wrong passphrase.")}, code="signing_key") from None
+            raise ValidationError(_("Wrong passphrase for your signing key."), code="signing_key",
+                                  details={"passphrase": _("Wrong passphrase.")}) from None
 
 
 def organisation_configured() -> bool:

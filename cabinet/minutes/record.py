@@ -160,7 +160,8 @@ def _attendance(meeting: Meeting):
         if deputy is not None and participant.deputy_status == DeputyStatus.APPROVED:
             came = (not ran_live) or ((c := checked.get(deputy.id)) is not None and c.present)
             if came:
-                deputies.append(person(deputy, f"dự thay {position(participant.user) or participant.user.full_name}"))
+                replaced = position(participant.user) or participant.user.full_name
+                deputies.append(person(deputy, f"dự thay {replaced}"))
     return tuple(present), tuple(absent), tuple(deputies), tuple(guests)
 
 
@@ -211,8 +212,9 @@ def vote_line(vote: Vote) -> VoteLine:
     eligible = int(result.get("eligible", vote.eligible_count))
     outcome = Outcome(vote.outcome) if vote.outcome else Outcome.COUNTED
     if vote.standard:
+        basis = result.get("basis", rules().decision_basis)
         text = (f"{OUTCOME_TEXT[outcome]}: {int(tally.get(FOR, 0))}/{eligible} thành viên Chính phủ tán "
-                f"thành (cần ít nhất {result.get('threshold', '')}; {result.get('basis', rules().decision_basis)}).")
+                f"thành (cần ít nhất {result.get('threshold', '')}; {basis}).")
     else:
         leading = [labels.get(key, key) for key in result.get("leading", [])]
         text = f"{OUTCOME_TEXT[outcome]}: nhiều phiếu nhất: {', '.join(leading) or 'không có'}."

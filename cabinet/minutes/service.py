@@ -37,7 +37,7 @@ from cabinet.documents.service import end_read_transaction
 from cabinet.extensions import db
 from cabinet.live import service as live
 from cabinet.meetings import access
-from cabinet.meetings.models import AgendaItem, Meeting, ParticipantRole
+from cabinet.meetings.models import AgendaItem, DeputyStatus, Meeting, ParticipantRole
 from cabinet.minutes import documents, record, richtext
 from cabinet.minutes.keys import organisation_signer, signer_for
 from cabinet.minutes.models import (
@@ -158,7 +158,8 @@ def start(actor: User, meeting_id: int) -> Minutes:
     if not _held(meeting):
         raise Conflict(_("The meeting has not started yet: the minutes are drafted from its record."),
                        code="meeting_not_held")
-    existing = db.session.scalar(select(func.count()).select_from(Minutes).where(Minutes.meeting_id == meeting.id))
+    existing = db.session.scalar(select(func.count()).select_from(Minutes)
+                                 .where(Minutes.meeting_id == meeting.id))
     if existing:
         raise Conflict(_("This meeting already has minutes. Open them, or create a new version to "
                          "correct signed minutes."), code="minutes_exist")
@@ -310,8 +311,9 @@ def refresh_from_record(actor: User, minutes_id: int) -> Minutes:
 def _readers(minutes: Minutes) -> list[int]:
     """Participants (and approved deputies) cleared for the minutes' level."""
     meeting = minutes.meeting
-    users = [p.user for p in meeting.participants] + [p.deputy for p in meeting.participants
-                                                      if p.deputy is not None and p.deputy_status == "approved"]
+    users = [p.user for p in meeting.participants]
+    users += [p.deputy for p in meeting.participants
+              if p.deputy is not None and p.deputy_status == DeputyStatus.APPROVED]
     return [u.id for u in users if u.active and (minutes.secrecy == Clearance.NONE
                                                  or access.cleared_for(u, minutes.secrecy))]
 
@@ -513,7 +515,8 @@ def _apply(base: bytes, signer, field: str, place: dict | None, *, reason: str) 
     box = tuple(place["box"]) if place else None
     page = place["page"] if place else -1
     return signing.sign_pdf(base, signer, field_name=field, box=box, page=page, reason=reason,
-                            stamp_text_lines=signing.signer_stamp_lines(signer, tz=config["CABINET_TIMEZONE"]),
+                            stamp_text_lines=signing.signer_stamp_lines(signer,
+                                                                        tz=config["CABINET_TIMEZONE"]),
                             timestamp_url=config["CABINET_TSA_URL"])
 
 
@@ -641,8 +644,8 @@ def signed_file(actor: User, signature_id: int) -> Export:
                  details={"format": "pdf", "kind": "signed_file", "signature_id": signature.id,
                           "sha256": signature.sha256})
     db.session.commit()
-    return Export(blob_store().read(signature.sha256),
-                  documents.filename("minutes", minutes.number, minutes.version, "pdf"), PDF, signature.sha256)
+    name = documents.filename("minutes", minutes.number, minutes.version, "pdf")
+    return Export(blob_store().read(signature.sha256), name, PDF, signature.sha256)
 
 
 @dataclass(frozen=True)
