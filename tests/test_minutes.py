@@ -132,7 +132,7 @@ def test_bad_fields_are_refused_with_a_message_per_field_and_nothing_saved(draft
         service.save(cabinet["thuky"], draft.id, service.DraftChanges(
             revision=1, items={999999: {"discussion_html": "<p>x</p>"}}, secrecy="bi_mat",
             opening_html="<p>giữ lại?</p>"))
-    assert set(refused.value.details) == {"items.999999", "secrecy"}
+    assert set(refused.value.details["fields"]) == {"items.999999", "secrecy"}
     assert db.session.get(Minutes, draft.id).revision == 1
     assert db.session.get(Minutes, draft.id).content["opening_html"] == ""
 
@@ -297,7 +297,7 @@ def test_only_an_administrator_registers_keys_and_a_bad_file_is_refused(admin, c
         keys.upload(cabinet["thuky"], cabinet["thuky"].id, p12, PASSPHRASE)
     with pytest.raises(ValidationError) as wrong:
         keys.upload(admin, cabinet["thuky"].id, p12, "wrong")
-    assert "passphrase" in wrong.value.details
+    assert "passphrase" in wrong.value.details["fields"]
     with pytest.raises(ValidationError):
         keys.upload(admin, cabinet["thuky"].id, b"not a key", PASSPHRASE)
     first = keys.upload(admin, cabinet["thuky"].id, p12, PASSPHRASE)

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 from pyhanko.pdf_utils import generic
@@ -17,11 +14,11 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from cabinet.ballots.documents import FONTS
 from cabinet.signing import pdf as signing
 from cabinet.signing import pki
+from tests.pdf_checks import nss_database, pdfsig
 
 PASSPHRASE = "demo-passphrase-2026"
 NATIONAL_TITLE = "Cộng hòa xã hội chủ nghĩa Việt Nam"
 MINUTES_TITLE = "BIÊN BẢN PHIÊN HỌP CHÍNH PHỦ"
-PDFSIG = shutil.which("pdfsig")
 
 
 def _minutes_pdf() -> bytes:
@@ -93,27 +90,7 @@ def tampered(signed_twice) -> bytes:
 @pytest.fixture(scope="module")
 def nss_db(tmp_path_factory, demo_pki) -> str:
     """An NSS database trusting the demo CA: the only way ``pdfsig`` trusts a custom CA."""
-    certutil = shutil.which("certutil")
-    if not (PDFSIG and certutil):  # CI installs them (.ci/lib.sh): never skipped
-        pytest.fail("pdfsig and certutil are needed: apt-get install poppler-utils libnss3-tools")
-    directory = tmp_path_factory.mktemp("nss")
-    subprocess.run([certutil, "-N", "-d", f"sql:{directory}", "--empty-password"], check=True)
-    subprocess.run([certutil, "-A", "-d", f"sql:{directory}", "-n", "ecabinet-demo-ca",
-                    "-t", "CT,C,C", "-i", str(demo_pki.ca_cert)], check=True)
-    return f"sql:{directory}"
-
-
-def pdfsig(pdf_bytes: bytes, nss_db: str, tmp_path: Path) -> list[dict[str, str]]:
-    """``pdfsig``'s report, one dict per signature. It exits 0 even on a digest mismatch: read it."""
-    path = tmp_path / "check.pdf"
-    path.write_bytes(pdf_bytes)
-    out = subprocess.run([PDFSIG, "-nssdir", nss_db, str(path)], capture_output=True, text=True,
-                         timeout=30).stdout
-    reports = []
-    for block in re.split(r"^Signature #\d+:$", out, flags=re.M)[1:]:
-        lines = [line.strip().removeprefix("- ") for line in block.splitlines() if line.strip()]
-        reports.append(dict(line.partition(": ")[::2] for line in lines))
-    return reports
+    return nss_database(tmp_path_factory.mktemp("nss"), demo_pki.ca_cert)
 
 
 def run_cli(app, *args, input=None):

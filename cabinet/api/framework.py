@@ -81,9 +81,12 @@ def authenticate_request():
     return token.user
 
 
-def parse_body(model: type[BaseModel]) -> BaseModel:
-    """Read the JSON body into ``model``: 413 too large, 415/400 not JSON, 422 invalid."""
-    limit = current_app.config["CABINET_MAX_JSON_BYTES"]
+def parse_body(model: type[BaseModel], limit: int | None = None) -> BaseModel:
+    """Read the JSON body into ``model``: 413 too large, 415/400 not JSON, 422 invalid.
+
+    ``limit`` (bytes) replaces ``CABINET_MAX_JSON_BYTES`` for an endpoint that takes long texts.
+    """
+    limit = limit or current_app.config["CABINET_MAX_JSON_BYTES"]
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(_("The request body is larger than %(kb)d KB.", kb=limit // 1024))
     if not request.is_json:
@@ -112,8 +115,10 @@ def operation(method: str, path: str, *, summary: str, tags: list[str],
               errors: tuple[int, ...] = (), query: dict[str, dict] | None = None,
               description: str = "", before_password_change: bool = False,
               form: type[BaseModel] | None = None, produces: str | None = None,
-              also: dict[int, str] | None = None):
+              also: dict[int, str] | None = None, body_limit: int | None = None):
     """Register an API endpoint. The view gets ``user`` (when ``auth``) and ``body`` (when given).
+
+    ``body_limit`` raises the JSON body limit for this endpoint (see :func:`parse_body`).
 
     ``form`` and ``produces`` only describe the operation in the OpenAPI document: a multipart
     request (parsed by the view) and a success answer that is not JSON; ``also`` other success
@@ -139,7 +144,7 @@ def operation(method: str, path: str, *, summary: str, tags: list[str],
                     raise PermissionDenied(_("Only an administrator may do this."))
                 kwargs["user"] = user
             if body is not None:
-                kwargs["body"] = parse_body(body)
+                kwargs["body"] = parse_body(body, body_limit)
             return view(**kwargs)
 
         bp.add_url_rule(path, endpoint=f"{view.__name__}", view_func=wrapper, methods=[op.method])

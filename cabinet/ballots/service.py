@@ -50,8 +50,7 @@ MAX_COMMENT = 5000
 PM_TITLE = "Thủ tướng Chính phủ"
 
 
-def _fields_error(errors: dict[str, str]) -> ValidationError:
-    return ValidationError(_("Some fields are not valid."), details={"fields": errors})
+_fields_error = ValidationError.of_fields
 
 
 # --- who sees what ---------------------------------------------------------------------------------

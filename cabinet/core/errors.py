@@ -63,6 +63,17 @@ class ValidationError(DomainError):
     status = 422
     code = "validation_error"
 
+    @classmethod
+    def of_fields(cls, fields: dict[str, Any], message: str | None = None, *,
+                  code: str | None = None) -> ValidationError:
+        """Bad input named per field (``{"passphrase": "Wrong passphrase."}``): the pages show each
+        message next to its field, the API answers them as ``details.fields``."""
+        if message is None:
+            from flask_babel import gettext
+
+            message = gettext("Some fields are not valid.")
+        return cls(message, code=code, details={"fields": fields})
+
 
 class TooManyRequests(DomainError):
     status = 429

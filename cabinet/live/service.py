@@ -48,8 +48,7 @@ MAX_CUSTOM_OPTIONS = 10
 MAX_SPEAKING_SECONDS = 3600
 
 
-def _fields_error(errors: dict[str, str]) -> ValidationError:
-    return ValidationError(_("Some fields are not valid."), details={"fields": errors})
+_fields_error = ValidationError.of_fields
 
 
 # --- the meeting's progress ---------------------------------------------------------------------

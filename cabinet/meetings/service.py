@@ -64,8 +64,7 @@ class AgendaItemData:
     conclusion: str | None = None
 
 
-def _fields_error(errors: dict[str, str]) -> ValidationError:
-    return ValidationError(_("Some fields are not valid."), details={"fields": errors})
+_fields_error = ValidationError.of_fields
 
 
 def _refuse_if_cancelled(meeting: Meeting) -> None:

@@ -57,22 +57,25 @@ def upload(actor: User, user_id: int, p12: bytes, passphrase: str) -> SigningKey
     if owner is None:
         raise NotFound(_("No such user."))
     if not p12:
-        raise ValidationError(_("Choose the PKCS#12 file (.p12 or .pfx)."), details={"file": _("Required.")})
+        raise ValidationError.of_fields({"file": _("Required.")},
+                                        _("Choose the PKCS#12 file (.p12 or .pfx)."))
     if len(p12) > MAX_P12_BYTES:
-        raise ValidationError(_("This file is too large for a PKCS#12 key file."),
-                              details={"file": _("Too large.")})
+        raise ValidationError.of_fields({"file": _("Too large.")},
+                                        _("This file is too large for a PKCS#12 key file."))
     try:
         key, cert, _others = pkcs12.load_key_and_certificates(p12, passphrase.encode())
     except (ValueError, TypeError):
-        raise ValidationError(_("This file cannot be opened with that passphrase: a wrong passphrase, "
-                                "or not a PKCS#12 file."), details={"passphrase": _("Wrong passphrase?")},
-                              code="signing_key") from None
+        raise ValidationError.of_fields(
+            {"passphrase": _("Wrong passphrase?")}, _("This file cannot be opened with that passphrase: a "
+                                                      "wrong passphrase, or not a PKCS#12 file."),
+            code="signing_key") from None
     if key is None or cert is None:
-        raise ValidationError(_("This PKCS#12 file holds no private key with its certificate."),
-                              details={"file": _("No key.")}, code="signing_key")
+        raise ValidationError.of_fields(
+            {"file": _("No key.")}, _("This PKCS#12 file holds no private key with its certificate."),
+            code="signing_key")
     if cert.not_valid_after_utc <= utcnow():
-        raise ValidationError(_("This certificate has expired."), details={"file": _("Expired.")},
-                              code="signing_key")
+        raise ValidationError.of_fields({"file": _("Expired.")}, _("This certificate has expired."),
+                                        code="signing_key")
     sha256, _size = blob_store().put(io.BytesIO(p12))
     previous = active_key(owner.id)
     if previous is not None:
@@ -122,15 +125,16 @@ def signer_for(user: User, passphrase: str) -> SimpleSigner:
         raise Conflict(_("Your signing certificate has expired: ask an administrator for a new one."),
                        code="certificate_expired")
     if not isinstance(passphrase, str) or not passphrase:
-        raise ValidationError(_("Type the passphrase of your signing key."),
-                              details={"passphrase": _("Required.")}, code="signing_key")
+        raise ValidationError.of_fields({"passphrase": _("Required.")},
+                                        _("Type the passphrase of your signing key."), code="signing_key")
     store = blob_store()
     with store.as_local_file(entry.p12_sha256) as path:
         try:
             return pki.load_signer(path, passphrase)
         except pki.SigningKeyError:
-            raise ValidationError(_("Wrong passphrase for your signing key."), code="signing_key",
-                                  details={"passphrase": _("Wrong passphrase.")}) from None
+            raise ValidationError.of_fields({"passphrase": _("Wrong passphrase.")},
+                                            _("Wrong passphrase for your signing key."),
+                                            code="signing_key") from None
 
 
 def organisation_configured() -> bool:

@@ -241,7 +241,7 @@ def save(actor: User, minutes_id: int, changes: DraftChanges) -> Minutes:
             minutes.secrecy = changes.secrecy
     if errors:
         db.session.rollback()
-        raise ValidationError(_("The minutes were not saved: check the marked fields."), details=errors)
+        raise ValidationError.of_fields(errors, _("The minutes were not saved: check the marked fields."))
     minutes.content = content
     minutes.revision += 1
     minutes.updated_by_id = actor.id
@@ -351,7 +351,7 @@ def add_comment(actor: User, minutes_id: int, body: str, item_id: int | None = N
             AgendaItem.id == item_id, AgendaItem.meeting_id == minutes.meeting_id)) is None:
         errors["item_id"] = _("This agenda item is not part of the meeting.")
     if errors:
-        raise ValidationError(_("The comment was not added."), details=errors)
+        raise ValidationError.of_fields(errors, _("The comment was not added."))
     comment = MinutesComment(minutes_id=minutes.id, agenda_item_id=item_id, author_id=actor.id, body=body)
     db.session.add(comment)
     db.session.flush()
@@ -567,7 +567,7 @@ def new_version(actor: User, meeting_id: int, reason: str) -> Minutes:
         raise PermissionDenied(_("Only the secretariat and the meeting's secretary may correct the minutes."))
     reason = record.nfc(reason if isinstance(reason, str) else "")
     if not reason:
-        raise ValidationError(_("Say what the correction is for."), details={"reason": _("Required.")})
+        raise ValidationError.of_fields({"reason": _("Required.")}, _("Say what the correction is for."))
     latest = db.session.scalars(select(Minutes).where(Minutes.meeting_id == meeting.id)
                                 .order_by(Minutes.version.desc()).with_for_update(of=Minutes)).first()
     if latest is None:
@@ -663,9 +663,9 @@ class Verification:
 def verify(actor: User, data: bytes, filename: str = "") -> Verification:
     """Check every signature of an uploaded PDF, and whether it is byte-for-byte a file in our archive."""
     if not data:
-        raise ValidationError(_("Choose a PDF file to verify."), details={"file": _("Required.")})
+        raise ValidationError.of_fields({"file": _("Required.")}, _("Choose a PDF file to verify."))
     if not data.startswith(b"%PDF-"):
-        raise ValidationError(_("This file is not a PDF."), details={"file": _("Not a PDF.")})
+        raise ValidationError.of_fields({"file": _("Not a PDF.")}, _("This file is not a PDF."))
     sha256 = hashlib.sha256(data).hexdigest()
     end_read_transaction()
     reports = signing.verify_pdf(data, configured_trust_roots(), tz=current_app.config["CABINET_TIMEZONE"])
