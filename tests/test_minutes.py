@@ -178,6 +178,9 @@ def test_finalizing_freezes_the_text_and_archives_the_pdf_with_its_hash(draft, c
     assert locked.value.code == "minutes_locked"
     reopened = service.reopen(cabinet["thuky"], draft.id)
     assert reopened.status == MinutesStatus.DRAFT and reopened.pdf_sha256 is None
+    with pytest.raises(Conflict) as again:
+        service.reopen(cabinet["thuky"], draft.id)
+    assert again.value.code == "already_draft"
 
 
 def test_finalizing_an_older_revision_is_refused(draft, cabinet, signers):
@@ -325,3 +328,16 @@ def test_the_signed_pdf_reads_as_vietnamese_minutes_of_the_meeting(draft, cabine
                      "THƯ KÝ", "CHỦ TỌA", "Ký số bởi: Trần Thị Thu Hà"):
         assert expected in flat, expected
     assert "DỰ THẢO" not in flat, "a finalized version is no longer marked as a draft"
+
+
+def test_guessing_the_passphrase_is_stopped_after_five_wrong_tries(draft, cabinet, signers):
+    from cabinet.core.errors import TooManyRequests
+
+    minutes = _finalized(draft, cabinet)
+    for _ in range(service.WRONG_PASSPHRASE_LIMIT):
+        with pytest.raises(ValidationError):
+            service.sign(cabinet["thuky"], minutes.id, "guess")
+    with pytest.raises(TooManyRequests) as stopped:
+        service.sign(cabinet["thuky"], minutes.id, PASSPHRASE)
+    assert stopped.value.retry_after == 15 * 60
+    assert db.session.get(Minutes, minutes.id).signatures == []

@@ -127,14 +127,12 @@ def signer_for(user: User, passphrase: str) -> SimpleSigner:
     if not isinstance(passphrase, str) or not passphrase:
         raise ValidationError.of_fields({"passphrase": _("Required.")},
                                         _("Type the passphrase of your signing key."), code="signing_key")
-    store = blob_store()
-    with store.as_local_file(entry.p12_sha256) as path:
-        try:
-            return pki.load_signer(path, passphrase)
-        except pki.SigningKeyError:
-            raise ValidationError.of_fields({"passphrase": _("Wrong passphrase.")},
-                                            _("Wrong passphrase for your signing key."),
-                                            code="signing_key") from None
+    try:
+        return pki.open_pkcs12(blob_store().read(entry.p12_sha256), passphrase)
+    except pki.SigningKeyError:
+        raise ValidationError.of_fields({"passphrase": _("Wrong passphrase.")},
+                                        _("Wrong passphrase for your signing key."),
+                                        code="signing_key") from None
 
 
 def organisation_configured() -> bool:

@@ -30,7 +30,15 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from cabinet.audit import service as audit
-from cabinet.core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
+from cabinet.audit.models import AuditEntry
+from cabinet.core.errors import (
+    Conflict,
+    DomainError,
+    NotFound,
+    PermissionDenied,
+    TooManyRequests,
+    ValidationError,
+)
 from cabinet.core.timeutil import as_utc, utcnow
 from cabinet.core.types import MAX_ID
 from cabinet.documents.service import end_read_transaction
@@ -64,6 +72,8 @@ FIELD_OF = {SignatureRole.SECRETARY: signing.SECRETARY_FIELD, SignatureRole.CHAI
             SignatureRole.ORGANISATION: signing.ORGANISATION_FIELD}
 SIGNING_ORDER = (SignatureRole.SECRETARY, SignatureRole.CHAIR)
 NUMBER_LIMIT = 60
+WRONG_PASSPHRASE_LIMIT = 5  # refused signing attempts per person …
+WRONG_PASSPHRASE_WINDOW = timedelta(minutes=15)  # … within this time
 
 
 # --- who may do what -----------------------------------------------------------------------------
@@ -433,6 +443,8 @@ def reopen(actor: User, minutes_id: int) -> Minutes:
     minutes = get(actor, minutes_id, lock=True)
     if not is_editor(actor, minutes.meeting):
         raise PermissionDenied(_("Only the secretariat and the meeting's secretary may reopen the minutes."))
+    if minutes.status == MinutesStatus.DRAFT:
+        raise Conflict(_("These minutes are already a draft."), code="already_draft")
     if minutes.status != MinutesStatus.FINAL:
         raise Conflict(_("Signed minutes cannot be reopened: create a new version to correct them."),
                        code="minutes_locked")
@@ -476,6 +488,7 @@ def sign(actor: User, minutes_id: int, passphrase: str) -> Minutes:
     """
     minutes = get(actor, minutes_id)
     role = _check_may_sign(actor, minutes)
+    _limit_wrong_passphrases(actor)
     base_sha = minutes.signed_sha256 or minutes.pdf_sha256
     place = (minutes.signature_places or {}).get(FIELD_OF[role])
     try:
@@ -489,6 +502,18 @@ def sign(actor: User, minutes_id: int, passphrase: str) -> Minutes:
     end_read_transaction()
     signed = _apply(base, signer, FIELD_OF[role], place, reason="Ký biên bản phiên họp")
     return _store_signature(actor, minutes_id, role, base_sha, signed, signer, signer_id=actor.id)
+
+
+def _limit_wrong_passphrases(actor: User) -> None:
+    """A signing key's passphrase cannot be guessed through the signing form: after a few refused
+    attempts the person waits (every attempt is in the audit trail)."""
+    since = utcnow() - WRONG_PASSPHRASE_WINDOW
+    refused = db.session.scalar(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == "minutes.sign_refused", AuditEntry.actor_id == actor.id, AuditEntry.at >= since))
+    if refused >= WRONG_PASSPHRASE_LIMIT:
+        raise TooManyRequests(_("Too many wrong passphrases: try again in %(minutes)d minutes.",
+                                minutes=int(WRONG_PASSPHRASE_WINDOW.total_seconds() // 60)),
+                              retry_after=int(WRONG_PASSPHRASE_WINDOW.total_seconds()))
 
 
 def sign_as_organisation(actor: User, minutes_id: int) -> Minutes:

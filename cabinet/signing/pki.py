@@ -219,20 +219,25 @@ def create_demo_pki(directory: str | os.PathLike, passphrase: str | None = None,
 # --- loading keys ------------------------------------------------------------------------------------
 
 
+def open_pkcs12(data: bytes, passphrase: str, name: str = "the PKCS#12 file") -> SimpleSigner:
+    """A pyHanko signer from PKCS#12 bytes, not cached: a person's key is opened for one signature
+    with the passphrase they typed, and not kept in memory afterwards."""
+    try:
+        signer = SimpleSigner.load_pkcs12_data(data, other_certs=(), passphrase=passphrase.encode())
+    except ValueError as exc:
+        raise SigningKeyError(f"Cannot open {name}: wrong passphrase or not a PKCS#12 file.") from exc
+    if signer.signing_cert is None or signer.signing_key is None:
+        raise SigningKeyError(f"{name} holds no key with its certificate.")
+    return signer
+
+
 @lru_cache(maxsize=32)
 def _cached_signer(path: str, mtime_ns: int, passphrase: str) -> SimpleSigner:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise SigningKeyError(f"Cannot read the PKCS#12 file {path}: {exc.strerror}.") from exc
-    try:
-        signer = SimpleSigner.load_pkcs12_data(data, other_certs=(), passphrase=passphrase.encode())
-    except ValueError as exc:
-        raise SigningKeyError(f"Cannot open the PKCS#12 file {path}: wrong passphrase or not a "
-                              "PKCS#12 file.") from exc
-    if signer.signing_cert is None or signer.signing_key is None:
-        raise SigningKeyError(f"The PKCS#12 file {path} holds no key with its certificate.")
-    return signer
+    return open_pkcs12(data, passphrase, f"the PKCS#12 file {path}")
 
 
 def load_signer(p12_path: str | os.PathLike, passphrase: str) -> SimpleSigner:
