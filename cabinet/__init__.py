@@ -106,11 +106,12 @@ def _register_blueprints(app: Flask) -> None:
     from cabinet.live.routes import bp as live_bp
     from cabinet.main.routes import bp as main_bp
     from cabinet.meetings.routes import bp as meetings_bp
+    from cabinet.minutes.routes import bp as minutes_bp
     from cabinet.notifications.routes import bp as notifications_bp
     from cabinet.users.routes import bp as users_bp
 
     for blueprint in (main_bp, auth_bp, account_bp, users_bp, audit_bp, meetings_bp, documents_bp,
-                      annotations_bp, live_bp, notifications_bp, ballots_bp, api_bp):
+                      annotations_bp, live_bp, notifications_bp, ballots_bp, minutes_bp, api_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # the API takes bearer tokens only, never cookies: no CSRF exposure
 

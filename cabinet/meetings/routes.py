@@ -162,6 +162,7 @@ def edit(meeting_id: int):
 @login_required
 def view(meeting_id: int):
     from cabinet.documents import service as documents_service
+    from cabinet.minutes import service as minutes_service
 
     me = _me()
     meeting = access.get_meeting(me, meeting_id)
@@ -192,6 +193,7 @@ def view(meeting_id: int):
         can_state_positions=bool(participant and participant.votes and not meeting.is_cancelled
                                  and meeting.starts_at > utcnow()),
         documents=documents_service.documents_for_meeting(me, meeting),
+        minutes_versions=minutes_service.versions(me, meeting.id),
         Attendance=Attendance, DeputyStatus=DeputyStatus)
 
 
