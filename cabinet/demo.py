@@ -248,6 +248,10 @@ def load_demo_held_meeting() -> Meeting | None:
         else:
             live.defer_item(pm, meeting.id, item.id)
     live.close_meeting(pm, meeting.id)
+    # The room ran just now; the record says it ran on the day, from 08:00 to 11:00.
+    progress = live.progress_of(meeting)
+    progress.opened_at, progress.closed_at = starts_at + timedelta(minutes=2), starts_at + timedelta(hours=3)
+    db.session.commit()
     draft = minutes.start(thuky, meeting.id)
     minutes.save(thuky, draft.id, minutes.DraftChanges(
         revision=draft.revision,

@@ -655,8 +655,9 @@ def export(actor: User, minutes_id: int, fmt: str, *, notice: bool = False) -> E
         audit.record("minutes.exported", actor=actor, object_type="minutes", object_id=minutes_id,
                      details={**audit_details, "sha256": digest})
         db.session.commit()
-    return Export(content, documents.filename(kind, number, version, fmt), PDF if fmt == "pdf" else DOCX,
-                  hashlib.sha256(content).hexdigest())
+    # The notice has its own number (…/TB-VPCP), given by the registry: not the minutes'.
+    name = documents.filename(kind, "" if notice else number, version, fmt)
+    return Export(content, name, PDF if fmt == "pdf" else DOCX, hashlib.sha256(content).hexdigest())
 
 
 def signed_file(actor: User, signature_id: int) -> Export:
