@@ -37,9 +37,13 @@ ensure_runtime_system() {
 }
 
 # What the tests need beyond the run time: Debian's chromium for the browser tests (Playwright drives
-# it; its own browser download is not used).
+# it; its own browser download is not used); pg_dump and pg_restore for the backup scripts' tests
+# (postgresql-client: Debian 12's is version 15, which must not be older than the server's).
 ensure_test_system() {
   ensure_apt chromium
+  if ! command -v pg_dump >/dev/null || ! command -v pg_restore >/dev/null; then
+    ensure_apt postgresql-client
+  fi
 }
 
 # ensure_venv EXTRAS: a virtualenv in .venv with the project installed (editable).

@@ -31,6 +31,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.from_mapping(test_config)
     instance_path.mkdir(parents=True, exist_ok=True)
+    if app.config["CABINET_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["CABINET_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     install_sqlite_tuning()
     db.init_app(app)
@@ -113,6 +118,8 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (main_bp, auth_bp, account_bp, users_bp, audit_bp, meetings_bp, documents_bp,
                       annotations_bp, live_bp, notifications_bp, ballots_bp, minutes_bp, api_bp):
         app.register_blueprint(blueprint)
+    from cabinet.health import bp as health_bp  # /healthz, /readyz: answered before the other hooks
+    app.register_blueprint(health_bp)
     csrf.exempt(api_bp)  # the API takes bearer tokens only, never cookies: no CSRF exposure
 
 

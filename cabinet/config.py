@@ -79,6 +79,10 @@ def build_config(instance_path: Path) -> dict:
         "SESSION_COOKIE_NAME": "cabinet_session",
         "REMEMBER_COOKIE_DURATION": timedelta(seconds=0),
         "CABINET_HTTPS": behind_tls,
+        # How many reverse proxies (nginx…) stand in front and set X-Forwarded-For/-Proto/-Host:
+        # their headers are believed, so the audit trail and the rate limits see the user's address
+        # rather than the proxy's. 0 (the default) trusts no such header: right when serving directly.
+        "CABINET_PROXIES": _env_int("CABINET_PROXIES", 0),
         # Login throttling: after LOCKOUT_THRESHOLD failures the account is locked for
         # LOCKOUT_MINUTES (stored in the database, so every worker agrees).
         "CABINET_LOCKOUT_THRESHOLD": _env_int("CABINET_LOCKOUT_THRESHOLD", 5),

@@ -58,3 +58,25 @@ def test_redis_url_makes_socketio_use_the_message_queue(tmp_path, monkeypatch):
     monkeypatch.delenv("REDIS_URL")
     create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
                 "SOCKETIO_ASYNC_MODE": "threading"})
+
+
+def _audited_ip(app, make_user_name: str) -> str | None:
+    """Log in (wrongly) through a proxy that says the user is 203.0.113.7; the audit trail's address."""
+    from sqlalchemy import select
+
+    from cabinet.audit.models import AuditEntry
+    from cabinet.extensions import db
+    from tests.conftest import csrf_token
+
+    client = app.test_client()
+    token = csrf_token(client)
+    client.post("/login", data={"username": make_user_name, "password": "wrong", "csrf_token": token},
+                headers={"X-Forwarded-For": "203.0.113.7"}, environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    with app.app_context():
+        return db.session.scalar(select(AuditEntry.ip).order_by(AuditEntry.seq.desc()).limit(1))
+
+
+def test_behind_a_proxy_the_users_address_is_recorded_and_never_otherwise(make_app):
+    assert _audited_ip(make_app(CABINET_PROXIES=1), "nobody") == "203.0.113.7"
+    # Serving directly, a forged header must not hide who is knocking.
+    assert _audited_ip(make_app(), "nobody") == "127.0.0.1"
