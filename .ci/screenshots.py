@@ -3,6 +3,7 @@
     .venv/bin/pip install playwright && .venv/bin/python .ci/screenshots.py [OUT_DIR]
     .venv/bin/python .ci/screenshots.py --live [--lang en] [OUT_DIR]   # only the meeting room
                                                               # (docs/screenshots/ by default)
+    .venv/bin/python .ci/screenshots.py --minutes [OUT_DIR]   # only the minutes (docs/screenshots/)
 
 Needs Debian's chromium (/usr/bin/chromium); Playwright's own browser download is not used.
 """
@@ -101,6 +102,66 @@ def _live_scene() -> None:
             live.cast_vote(user, vote.id, "against" if n == 4 else "for")
 
 
+HELD_MEETING = 2  # the demo's meeting of last month (cabinet/demo.py load_demo_held_meeting)
+
+
+def _minutes_scene(step: str) -> None:
+    """Move the demo minutes on (run in its own process while the server runs): ``sign1`` numbers,
+    finalizes and has the secretary sign; ``sign2`` has the chair sign and writes the signed PDF
+    next to the database, for the verify page."""
+    from sqlalchemy import select
+
+    from cabinet import create_app
+    from cabinet.demo import DEMO_PASSWORD
+    from cabinet.extensions import db
+    from cabinet.minutes import service
+    from cabinet.users.models import User
+
+    app = create_app()
+    with app.app_context():
+        people = {u.username: u for u in db.session.scalars(select(User))}
+        minutes = service.current(people["thuky"], HELD_MEETING)
+        if step == "sign1":
+            minutes = service.save(people["thuky"], minutes.id, service.DraftChanges(
+                revision=minutes.revision, number="15/BB-CP"))
+            minutes = service.finalize(people["thuky"], minutes.id, minutes.revision)
+            service.sign(people["thuky"], minutes.id, DEMO_PASSWORD)
+        else:
+            service.sign(people["thutuong"], minutes.id, DEMO_PASSWORD)
+            signed = service.export(people["bt.tuphap"], minutes.id, "pdf")
+            (Path(app.instance_path) / "bien-ban.pdf").write_bytes(signed.content)
+
+
+def _minutes_pages(browser, base: str, out: Path, env: dict) -> None:
+    """The secretary's editor, the chair's signing card on a tablet, the signed minutes as a member
+    sees them, and the verify page with the signed file."""
+    out.mkdir(parents=True, exist_ok=True)
+    scene = [sys.executable, __file__, "--minutes-scene"]
+    page = _login(browser, base, "thuky")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{base}/meetings/{HELD_MEETING}/minutes")
+    page.wait_for_selector(".ql-editor")
+    page.locator(".ql-editor").nth(2).scroll_into_view_if_needed()
+    page.screenshot(path=out / "minutes-editor.png")
+    page.close()
+    subprocess.run([*scene, "sign1"], cwd=ROOT, env=env, check=True)
+    page = _login(browser, base, "thutuong")
+    page.goto(f"{base}/meetings/{HELD_MEETING}/minutes")
+    page.screenshot(path=out / "minutes-sign-tablet.png")
+    page.close()
+    subprocess.run([*scene, "sign2"], cwd=ROOT, env=env, check=True)
+    page = _login(browser, base, "bt.tuphap")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{base}/meetings/{HELD_MEETING}/minutes")
+    page.screenshot(path=out / "minutes-signed.png")
+    page.goto(f"{base}/minutes/verify")
+    page.set_input_files("input[type=file]", str(Path(env["CABINET_INSTANCE_PATH"]) / "bien-ban.pdf"))
+    page.click("form.verify-form button[type=submit]")
+    page.wait_for_selector(".verify-result")
+    page.screenshot(path=out / "minutes-verify.png", full_page=True)
+    page.close()
+
+
 def _live_pages(browser, base: str, out: Path, lang: str) -> None:
     """The chair's console and a member's tablet at 1024×768, the projector at 1920×1080."""
     out.mkdir(parents=True, exist_ok=True)
@@ -129,12 +190,16 @@ def main() -> None:
     global OUT
     args = sys.argv[1:]
     live_only = "--live" in args
+    minutes_only = "--minutes" in args
     lang = args[args.index("--lang") + 1] if "--lang" in args else "vi"
     if "--scene" in args:
         _live_scene()
         return
+    if "--minutes-scene" in args:
+        _minutes_scene(args[args.index("--minutes-scene") + 1])
+        return
     rest = [a for i, a in enumerate(args) if not a.startswith("--") and (i == 0 or args[i - 1] != "--lang")]
-    if live_only:
+    if live_only or minutes_only:
         OUT = Path(rest[0]) if rest else ROOT / "docs" / "screenshots"
     instance = tempfile.mkdtemp(prefix="cabinet-shots-")
     port = _free_port()
@@ -158,6 +223,8 @@ def main() -> None:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
             if live_only:
                 _live_pages(browser, base, OUT, lang)
+            elif minutes_only:
+                _minutes_pages(browser, base, OUT, env)
             else:
                 for name, size in {"tablet": (768, 1024), "landscape": (1366, 1024)}.items():
                     page = browser.new_page(viewport={"width": size[0], "height": size[1]})
