@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
+from flask_babel import pgettext
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import select
@@ -89,11 +90,11 @@ def meeting_held(meeting) -> bool:
 def status_label(minutes: Minutes) -> str:
     status = minutes.status_enum
     if status == MinutesStatus.DRAFT:
-        return _("Under review") if minutes.review_requested_at else _("Draft")
+        return _("Under review") if minutes.review_requested_at else pgettext("minutes status", "Draft")
     return {
         MinutesStatus.FINAL: _("Finalized, awaiting signatures"),
         MinutesStatus.SIGNING: _("Signed by the secretary, awaiting the chair"),
-        MinutesStatus.SIGNED: _("Signed"),
+        MinutesStatus.SIGNED: pgettext("minutes status", "Signed"),
         MinutesStatus.SUPERSEDED: _("Superseded by a corrected version"),
     }[status]
 
