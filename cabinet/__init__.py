@@ -59,11 +59,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     # The extension object outlives one app (tests, tools build several): forget the previous
     # app's message queue, or an app without REDIS_URL would inherit it.
     socketio.server_options.pop("client_manager", None)
+    from cabinet.live.queue import socketio_options  # the Redis queue, made to outlive an outage
+
     socketio.init_app(
         app,
-        message_queue=app.config["REDIS_URL"],
-        channel=app.config["SOCKETIO_CHANNEL"],
-        async_mode=app.config["SOCKETIO_ASYNC_MODE"],
+        **socketio_options(app),
         # Same origin only: the tablets load the page from this server.
         cors_allowed_origins=None,
         manage_session=False,

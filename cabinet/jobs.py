@@ -36,9 +36,15 @@ from huey.consumer import Consumer
 from huey.storage import RedisStorage, SqliteStorage
 
 from cabinet.core import signals
+from cabinet.core.resilience import Outage, is_unreachable, redis_client_options
 from cabinet.core.timeutil import utcnow
 
 log = logging.getLogger(__name__)
+
+JOB_QUEUE = Outage(
+    "Redis (REDIS_URL), the job queue",
+    "jobs wait until it is back (ballots still refuse answers after their deadline, and the job "
+    "worker closes them when it reaches Redis again); e-mail copies queued meanwhile are not sent")
 
 
 class CabinetHuey(Huey):
@@ -50,6 +56,18 @@ class CabinetHuey(Huey):
         self.storage_kwargs = storage_kwargs
         self._immediate = immediate  # not the setter: it would build the storage a second time
         self.storage = self.create_storage()
+
+    # Redis unreachable: both raise (the caller or the consumer logs it once, see JOB_QUEUE); the
+    # first that succeeds again says so.
+    def enqueue(self, task):
+        queued = super().enqueue(task)
+        JOB_QUEUE.recovered()
+        return queued
+
+    def dequeue(self):
+        task = super().dequeue()  # the consumer waits a little and retries
+        JOB_QUEUE.recovered()
+        return task
 
 
 # Immediate (in memory) until an app configures it: importing this module touches no file.
@@ -65,7 +83,10 @@ def init_app(app: Flask) -> None:
     app.extensions["huey"] = huey
     immediate = bool(app.config.get("TESTING"))
     if app.config.get("REDIS_URL"):
-        huey.configure(RedisStorage, immediate=immediate, url=app.config["REDIS_URL"])
+        from redis import ConnectionPool
+
+        pool = ConnectionPool.from_url(app.config["REDIS_URL"], **redis_client_options())
+        huey.configure(RedisStorage, immediate=immediate, connection_pool=pool)
     else:
         huey.configure(SqliteStorage, immediate=immediate, filename=app.config["CABINET_JOBS_FILE"])
     app.cli.add_command(jobs_cli)
@@ -253,9 +274,19 @@ def _schedule_closing(ballot_id: int) -> None:
         ballot = db.session.get(Ballot, ballot_id)
         if ballot is not None:
             close_at_deadline.schedule((ballot_id,), eta=ballot.deadline)
-    except Exception:  # the minute tick closes it anyway
-        log.warning("could not schedule the closing of ballot %s at its deadline", ballot_id,
-                    exc_info=True)
+    except Exception as error:  # the minute tick closes it anyway
+        queue_failed(error, "could not schedule the closing of ballot %s at its deadline; the minute "
+                            "tick closes it", ballot_id)
+
+
+def queue_failed(error: BaseException, message: str, *args) -> None:
+    """A job could not be queued. Redis unreachable: said once per outage (:data:`JOB_QUEUE`),
+    each job in one line without a traceback; anything else: logged with its traceback."""
+    if is_unreachable(error):
+        JOB_QUEUE.failed(error)
+        log.warning(message + " (the job queue is unreachable)", *args)
+    else:
+        log.error(message, *args, exc_info=error)
 
 
 @signals.ballot_changed.connect
@@ -368,11 +399,25 @@ def worker_command(workers: int) -> None:
     if huey.immediate:
         raise click.ClickException("jobs run immediately in this configuration (TESTING)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_OutageFilter())
     catch_up()
     options = {**_consumer_options(app), "workers": workers}
     click.echo(f"e-Cabinet job worker: {workers} threads, queue "
                f"{'Redis' if app.config.get('REDIS_URL') else app.config['CABINET_JOBS_FILE']}")
     huey.create_consumer(worker_type="thread", **options).run()
+
+
+class _OutageFilter(logging.Filter):
+    """In the worker, Huey logs a traceback at every failed read of its queue (several a second
+    while Redis is down): say it once instead (:data:`JOB_QUEUE`), and again when it is back."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if record.name.startswith("huey") and error is not None and is_unreachable(error):
+            JOB_QUEUE.failed(error)
+            return False
+        return True
 
 
 @jobs_cli.command("run-deadlines")

@@ -45,6 +45,8 @@ class Rules:
     ballot_deadline_basis: str = "Quy chế làm việc của Chính phủ (policy: 5 working days)"
     ballot_reminder_hours: tuple[int, ...] = field(default_factory=lambda: tuple(
         int(h) for h in os.environ.get("CABINET_BALLOT_REMINDER_HOURS", "48,24").split(",") if h.strip()))
+    # *(policy)* a ballot is issued at least this long before its deadline.
+    ballot_min_notice_minutes: int = int(os.environ.get("CABINET_BALLOT_MIN_NOTICE_MINUTES", "60"))
     ballot_majority: Fraction = Fraction(1, 2)
     ballot_basis: str = "Quy chế làm việc của Chính phủ (Nghị định 39/2022/NĐ-CP): quá nửa tổng số thành viên"
     no_answer_basis: str = "policy (legal text unverified): a missing answer counts as not agreeing"

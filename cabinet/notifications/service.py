@@ -119,9 +119,9 @@ def deliver(pending: list[_Delivery]) -> None:
         if item.email:
             try:
                 jobs.send_email(item.notification_id)
-            except Exception:
-                log.error("could not queue the e-mail of notification %s", item.notification_id,
-                          exc_info=True)
+            except Exception as error:
+                jobs.queue_failed(error, "could not queue the e-mail of notification %s",
+                                  item.notification_id)
 
 
 # --- reading -------------------------------------------------------------------------------------------
