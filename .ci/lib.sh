@@ -41,6 +41,8 @@ ensure_runtime_system() {
 # (postgresql-client: Debian 12's is version 15, which must not be older than the server's).
 ensure_test_system() {
   ensure_apt chromium
+  # tests/cluster.py runs a private redis-server per test (killed and restarted by the fault tests).
+  command -v redis-server >/dev/null || ensure_apt redis-server
   if ! command -v pg_dump >/dev/null || ! command -v pg_restore >/dev/null; then
     ensure_apt postgresql-client
   fi

@@ -12,6 +12,8 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
+from cabinet.core.resilience import redis_client_options
+
 
 def _env_bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
@@ -76,8 +78,14 @@ def build_config(instance_path: Path) -> dict:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": behind_tls,
-        "SESSION_COOKIE_NAME": "cabinet_session",
+        # Behind TLS the "__Host-" prefix makes browsers refuse a cookie set by a sibling subdomain
+        # or over plain HTTP: nobody can plant a session cookie in a user's browser (fixation).
+        "SESSION_COOKIE_NAME": "__Host-cabinet_session" if behind_tls else "cabinet_session",
+        # "Remember me" is never offered; should a remember cookie ever be set, it is as guarded.
         "REMEMBER_COOKIE_DURATION": timedelta(seconds=0),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": behind_tls,
         "CABINET_HTTPS": behind_tls,
         # How many reverse proxies (nginx…) stand in front and set X-Forwarded-For/-Proto/-Host:
         # their headers are believed, so the audit trail and the rate limits see the user's address
@@ -90,6 +98,11 @@ def build_config(instance_path: Path) -> dict:
         # Per-address limit on the login and token endpoints, on top of the account lockout.
         "CABINET_LOGIN_RATE_LIMIT": os.environ.get("CABINET_LOGIN_RATE_LIMIT", "30 per minute"),
         "CABINET_TOKEN_HOURS": _env_int("CABINET_TOKEN_HOURS", 12),
+        # Per-user limit on uploads of every kind (documents, dossiers, keys, PDFs to verify).
+        "CABINET_UPLOAD_RATE_LIMIT": os.environ.get("CABINET_UPLOAD_RATE_LIMIT", "60 per minute"),
+        # Virus scanner run on every upload before it is kept (cabinet.core.scanning); unset: none.
+        "CABINET_UPLOAD_SCAN_COMMAND": os.environ.get("CABINET_UPLOAD_SCAN_COMMAND", "").strip() or None,
+        "CABINET_UPLOAD_SCAN_TIMEOUT": _env_int("CABINET_UPLOAD_SCAN_TIMEOUT", 120),
         # Document files live outside the database, addressed by their SHA-256.
         "CABINET_STORAGE_DIR": os.environ.get("CABINET_STORAGE_DIR") or str(instance_path / "blobs"),
         # LibreOffice's DOCX → PDF conversion is stopped after this many seconds.
@@ -101,6 +114,10 @@ def build_config(instance_path: Path) -> dict:
         "CABINET_LANGUAGES": {"vi": "Tiếng Việt", "en": "English"},
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
+        # Redis down: count in this process's memory meanwhile (logged once), rather than fail every
+        # login; short timeouts, so an unanswering Redis host does not hold requests for minutes.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_STORAGE_OPTIONS": redis_client_options() if os.environ.get("REDIS_URL") else {},
         "RATELIMIT_HEADERS_ENABLED": True,
         "SOCKETIO_ASYNC_MODE": os.environ.get("CABINET_ASYNC_MODE") or None,
         # Redis pub/sub ignores the database number: two deployments (or test runs) sharing one

@@ -87,6 +87,10 @@ def login():
 @bp.route("/login/verify", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
 def verify():
+    if current_user.is_authenticated:
+        # Logged in already: the page must not clear the session below (a link or an image
+        # pointing here would otherwise log the user out — a logout without the CSRF check).
+        return redirect(url_for("main.home"))
     pending = session.get("pending_user")
     started = session.get("pending_at")
     user = load_user_from_session_id(pending) if pending else None

@@ -28,6 +28,17 @@ def load_user_from_session_id(session_id: str) -> User | None:
     return user
 
 
+def session_expired() -> bool:
+    """True when the browser session is older than ``CABINET_SESSION_MAX_HOURS`` (or has no login
+    time): it must not be used any more, whatever door it comes through (pages, sockets)."""
+    login_at = session.get("login_at")
+    max_age = timedelta(hours=current_app.config["CABINET_SESSION_MAX_HOURS"])
+    try:
+        return login_at is None or utcnow() - datetime.fromisoformat(login_at) > max_age
+    except (TypeError, ValueError):
+        return True
+
+
 def configure_login_manager(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Please log in to continue.")
@@ -41,9 +52,7 @@ def configure_login_manager(app: Flask) -> None:
             return None
         if not current_user.is_authenticated:
             return None
-        login_at = session.get("login_at")
-        max_age = timedelta(hours=current_app.config["CABINET_SESSION_MAX_HOURS"])
-        if login_at is None or utcnow() - datetime.fromisoformat(login_at) > max_age:
+        if session_expired():
             logout_user()
             session.clear()
             from flask import flash

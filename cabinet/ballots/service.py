@@ -37,6 +37,7 @@ from cabinet.ballots.models import (
 )
 from cabinet.core import signals
 from cabinet.core.errors import Conflict, NotFound, PermissionDenied, TooManyRequests, ValidationError
+from cabinet.core.scanning import throttle_upload
 from cabinet.core.timeutil import utcnow
 from cabinet.core.types import MAX_ID
 from cabinet.extensions import db
@@ -277,8 +278,10 @@ def add_document(actor: User, ballot_id: int, *, stream: BinaryIO, filename: str
     if errors:
         raise _fields_error(errors)
     ballot_id = ballot.id
+    throttle_upload(actor)
     documents.end_read_transaction()  # no transaction held while the file is checked and stored
-    facts = documents.ingest(stream, filename, classified=secrecy != Clearance.NONE)
+    facts = documents.ingest(stream, filename, classified=secrecy != Clearance.NONE, actor=actor,
+                             what="ballot_document")
     ballot = _draft(actor, ballot_id)
     document = BallotDocument(
         ballot_id=ballot.id, title=title[:500], doc_type=doc_type, secrecy=secrecy,
@@ -316,8 +319,11 @@ def issue_ballot(actor: User, ballot_id: int, *, now: datetime | None = None) ->
         errors["questions"] = _("Ask at least one question.")
     if not ballot.recipients:
         errors["recipient_ids"] = _("Choose at least one recipient.")
-    if ballot.deadline <= now + timedelta(hours=1):
-        errors["deadline"] = _("The deadline must be at least an hour after issue.")
+    notice = rules().ballot_min_notice_minutes
+    if ballot.deadline <= now + timedelta(minutes=notice):
+        errors["deadline"] = (_("The deadline must be at least an hour after issue.") if notice == 60 else
+                              _("The deadline must be at least %(minutes)d minutes after issue.",
+                                minutes=notice))
     if ballot.decider_id is None:
         errors["decider_id"] = _("Name who decides on the result (the Prime Minister).")
     if errors:

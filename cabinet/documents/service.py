@@ -47,6 +47,7 @@ from sqlalchemy.orm import defer, selectinload
 from cabinet.audit import service as audit
 from cabinet.core import signals
 from cabinet.core.errors import Conflict, NotFound, PayloadTooLarge, PermissionDenied, ValidationError
+from cabinet.core.scanning import scan_file, throttle_upload
 from cabinet.core.timeutil import utcnow
 from cabinet.core.types import MAX_ID
 from cabinet.documents.models import (
@@ -556,14 +557,17 @@ def convert_docx(path: Path) -> Iterator[Path | None]:
         yield result
 
 
-def _ingest(stream: BinaryIO, filename: str | None, *, classified: bool) -> DocumentVersion:
+def _ingest(stream: BinaryIO, filename: str | None, *, classified: bool, actor: User | None = None,
+            what: str = "document") -> DocumentVersion:
     """Stream, check and keep an upload; returns an unsaved DocumentVersion (no number, no uploader).
 
     Runs outside any database transaction (it may take seconds: see :func:`end_read_transaction`).
+    The virus scanner, when configured, sees the file before anything else reads it
+    (:func:`cabinet.core.scanning.scan_file`; ``actor`` and ``what`` go to the audit trail).
 
     Raises ValidationError (wrong type, damaged or protected PDF, classified DOCX that cannot be
-    converted) or PayloadTooLarge; in every failure case the temp files are gone and nothing was
-    added to the store.
+    converted, a virus), ScannerUnavailable (503) or PayloadTooLarge; in every failure case the temp
+    files are gone and nothing was added to the store.
     """
     store: BlobStore = blob_store()
     limit = _max_upload()
@@ -572,6 +576,7 @@ def _ingest(stream: BinaryIO, filename: str | None, *, classified: bool) -> Docu
         with store.stage(stream, max_size=limit) as staged:
             if staged.size == 0:
                 raise _invalid("file", _("The file is empty."))
+            scan_file(staged.path, actor=actor, what=what, filename=name)
             kind = _sniff(staged.path)
             if kind == "pdf":
                 facts = inspect_pdf(staged.path)
@@ -688,8 +693,9 @@ def upload_document(actor: User, meeting_id: int, *, title: str, doc_type: str, 
     _refuse_if_cancelled(meeting)
     meta = _clean_metadata(actor, meeting, title=title, doc_type=doc_type, secrecy=secrecy,
                            urgency=urgency, agenda_item_id=agenda_item_id)
+    throttle_upload(actor)
     end_read_transaction()
-    version = _ingest(stream, filename, classified=meta.secrecy != Clearance.NONE)
+    version = _ingest(stream, filename, classified=meta.secrecy != Clearance.NONE, actor=actor)
 
     # The meeting may have changed while the file was checked and converted: look again.
     require_staff(actor)
@@ -734,8 +740,9 @@ def add_version(actor: User, document_id: int, *, stream: BinaryIO, filename: st
         return document
 
     classified = check().is_classified
+    throttle_upload(actor)
     end_read_transaction()
-    version = _ingest(stream, filename, classified=classified)
+    version = _ingest(stream, filename, classified=classified, actor=actor)
     document = check()  # again: it may have been recalled while the file was converted
     current = db.session.scalar(select(func.max(DocumentVersion.number))
                                 .where(DocumentVersion.document_id == document.id)) or 0

@@ -20,7 +20,7 @@ from flask_socketio import ConnectionRefusedError as SocketRefused
 from flask_socketio import disconnect, join_room, leave_room
 
 from cabinet.auth import service as auth_service
-from cabinet.auth.web import load_user_from_session_id
+from cabinet.auth.web import load_user_from_session_id, session_expired
 from cabinet.core.errors import BadRequest, DomainError
 from cabinet.core.http import json_details
 from cabinet.core.signals import sessions_revoked
@@ -41,7 +41,8 @@ def user_room(user_id: int) -> str:
 
 def _user_from_auth(auth) -> User | None:
     if current_user and current_user.is_authenticated:
-        return current_user._get_current_object()
+        # The pages' session rules apply here too: an expired session opens no socket.
+        return None if session_expired() else current_user._get_current_object()
     if isinstance(auth, dict) and isinstance(auth.get("token"), str):
         token = auth_service.token_from_raw(auth["token"])
         if token is not None:
@@ -67,6 +68,11 @@ def on_connect(auth=None):
         # client's connect_error carries {"message", "data": {"code", "message"}}.
         message = _("Log in first, or connect with an API token.")
         raise SocketRefused(message, {"code": "unauthenticated", "message": message})
+    if user.must_change_password:
+        # As on the pages and the API: a temporary password (which the administrator who set it
+        # knows) is for changing, only — not for voting or speaking in someone's name.
+        message = _("An administrator reset your password. Choose your own to continue.")
+        raise SocketRefused(message, {"code": "password_change_required", "message": message})
     _connections[request.sid] = user.get_id()
     join_room(user_room(user.id))
 

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from cabinet.audit import service as audit
 from cabinet.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from cabinet.core.scanning import scan_bytes, throttle_upload
 from cabinet.core.timeutil import as_utc, utcnow
 from cabinet.core.types import MAX_ID
 from cabinet.extensions import db
@@ -62,6 +63,8 @@ def upload(actor: User, user_id: int, p12: bytes, passphrase: str) -> SigningKey
     if len(p12) > MAX_P12_BYTES:
         raise ValidationError.of_fields({"file": _("Too large.")},
                                         _("This file is too large for a PKCS#12 key file."))
+    throttle_upload(actor)
+    scan_bytes(p12, actor=actor, what="signing_key")
     try:
         key, cert, _others = pkcs12.load_key_and_certificates(p12, passphrase.encode())
     except (ValueError, TypeError):

@@ -39,6 +39,7 @@ from cabinet.core.errors import (
     TooManyRequests,
     ValidationError,
 )
+from cabinet.core.scanning import scan_bytes, throttle_upload
 from cabinet.core.timeutil import as_utc, utcnow
 from cabinet.core.types import MAX_ID
 from cabinet.documents.service import end_read_transaction
@@ -357,8 +358,8 @@ def add_comment(actor: User, minutes_id: int, body: str, item_id: int | None = N
         errors["body"] = _("Write a comment.")
     elif len(body) > MAX_COMMENT:
         errors["body"] = _("The comment is too long (at most %(n)d characters).", n=MAX_COMMENT)
-    if item_id is not None and db.session.scalar(select(AgendaItem.id).where(
-            AgendaItem.id == item_id, AgendaItem.meeting_id == minutes.meeting_id)) is None:
+    if item_id is not None and (not 0 < item_id <= MAX_ID or db.session.scalar(select(AgendaItem.id).where(
+            AgendaItem.id == item_id, AgendaItem.meeting_id == minutes.meeting_id)) is None):
         errors["item_id"] = _("This agenda item is not part of the meeting.")
     if errors:
         raise ValidationError.of_fields(errors, _("The comment was not added."))
@@ -692,6 +693,8 @@ def verify(actor: User, data: bytes, filename: str = "") -> Verification:
         raise ValidationError.of_fields({"file": _("Required.")}, _("Choose a PDF file to verify."))
     if not data.startswith(b"%PDF-"):
         raise ValidationError.of_fields({"file": _("Not a PDF.")}, _("This file is not a PDF."))
+    throttle_upload(actor)
+    scan_bytes(data, actor=actor, what="verify", filename=filename)  # before any parser reads it
     sha256 = hashlib.sha256(data).hexdigest()
     end_read_transaction()
     reports = signing.verify_pdf(data, configured_trust_roots(), tz=current_app.config["CABINET_TIMEZONE"])
