@@ -8,18 +8,20 @@ from flask import Response, jsonify, request
 from flask_babel import gettext as _
 from pydantic import BaseModel, Field, StrictInt
 
-from cabinet.api.framework import operation
+from cabinet.api.framework import operation, query_int
 from cabinet.api.meeting_schemas import Moment, PersonRef, optional
 from cabinet.api.schemas import Strict
 from cabinet.ballots import exports, service
 from cabinet.ballots.models import Ballot, BallotResponse, BallotStatus
 from cabinet.core.errors import ValidationError
 from cabinet.core.timeutil import utcnow
+from cabinet.core.types import MAX_ID
 from cabinet.meetings.json import iso, person_ref
 
 TAGS = ["ballots"]
 BODY_ERRORS = (400, 413, 422)
 PER_PAGE = 50
+MAX_PAGE = 1_000_000  # past any real list; keeps the OFFSET within what the database takes
 StatusName = Literal["draft", "open", "closed", "decided", "recalled"]
 ChoiceName = Literal["agree", "disagree", "other"]
 PolicyName = Literal["disagree", "agree"]
@@ -254,15 +256,13 @@ def _data(body: BallotIn | BallotPatch, base: Ballot | None = None) -> service.B
            response=BallotList, errors=(422,),
            query={"status": {"type": "string", "enum": [s.value for s in BallotStatus]},
                   "q": {"type": "string", "description": "Search in the title and number."},
-                  "page": {"type": "integer", "minimum": 1, "description": "50 ballots a page."}})
+                  "page": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE,
+                           "description": "50 ballots a page."}})
 def list_ballots(user):
     status = request.args.get("status") or None
     if status is not None and status not in BallotStatus.__members__.values():
         raise ValidationError(_("Unknown status."), details={"fields": {"status": _("Unknown status.")}})
-    page = request.args.get("page", 1, type=int) or 1
-    if page < 1:
-        raise ValidationError(_("Some fields are not valid."),
-                              details={"fields": {"page": _("A positive whole number.")}})
+    page = query_int("page", maximum=MAX_PAGE) or 1
     q = request.args.get("q", "")
     ballots = service.visible_ballots(user, status=status, q=q, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
     ids = [b.id for b in ballots]
@@ -311,14 +311,11 @@ def close_ballot(user, ballot_id: int):
 
 
 @operation("GET", "/ballots/<int:ballot_id>/responses", summary="Your answer and its history", tags=TAGS,
-           response=ResponsesOut, errors=(403, 404),
-           query={"user_id": {"type": "integer", "description": "Another member's (secretariat, decider)."}})
+           response=ResponsesOut, errors=(403, 404, 422),
+           query={"user_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID,
+                              "description": "Another member's (secretariat, decider)."}})
 def get_responses(user, ballot_id: int):
-    raw = request.args.get("user_id")
-    if raw is not None and not raw.isdigit():
-        raise ValidationError(_("Some fields are not valid."),
-                              details={"fields": {"user_id": _("A positive whole number.")}})
-    responses = service.history(user, ballot_id, int(raw) if raw else None)
+    responses = service.history(user, ballot_id, query_int("user_id"))
     current = next((r for r in responses if r.superseded_at is None), None)
     return jsonify({"current": response_json(current) if current else None,
                     "history": [response_json(r) for r in responses]})

@@ -69,7 +69,7 @@ def parse_upload() -> DocumentUpload:
 
 @operation("POST", "/meetings/<int:meeting_id>/documents", summary="Upload a document (secretariat)",
            tags=TAGS, form=DocumentUpload, response=DocumentOut, status=201,
-           errors=(400, 404, 413, 422),
+           errors=(400, 404, 413, 422, 429, 503),
            description="multipart/form-data with a `file` part (PDF or DOCX) and the fields. The "
                        "document starts as a draft, seen by the secretariat only, until published.")
 def upload_document(user, meeting_id: int):

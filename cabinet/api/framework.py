@@ -25,6 +25,7 @@ from cabinet.core.errors import (
     Unauthenticated,
     ValidationError,
 )
+from cabinet.core.types import MAX_ID
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -107,6 +108,24 @@ def parse_body(model: type[BaseModel], limit: int | None = None) -> BaseModel:
                              "message": err["msg"]})
         raise ValidationError(_("Some fields are missing or not valid."),
                               details={"fields": problems}) from exc
+
+
+def query_int(name: str, *, maximum: int = MAX_ID) -> int | None:
+    """The query parameter ``name`` as a whole number from 1 to ``maximum``; None when absent or
+    empty; 422 naming the parameter otherwise.
+
+    Only ASCII digits count: ``str.isdigit`` also accepts "²" or "٣", which ``int`` refuses, and
+    a number past ``maximum`` (an id no row can have) must not reach the database, which would
+    fail on it.
+    """
+    raw = request.args.get(name, "")
+    if raw == "":
+        return None
+    # The length first: int() refuses more than 4300 digits (ValueError), and no id is that long.
+    if len(raw) > len(str(maximum)) or not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) <= maximum:
+        raise ValidationError(_("Some fields are not valid."), details={"fields": [
+            {"field": name, "message": _("A positive whole number.")}]})
+    return int(raw)
 
 
 def operation(method: str, path: str, *, summary: str, tags: list[str],

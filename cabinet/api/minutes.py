@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StrictInt, WithJsonSchema, field_validator
 from werkzeug.datastructures import FileStorage
 
-from cabinet.api.framework import operation
+from cabinet.api.framework import operation, query_int
 from cabinet.api.meeting_schemas import PersonRef, optional
 from cabinet.api.schemas import ClearanceName, Strict
 from cabinet.core.errors import (
@@ -455,18 +455,12 @@ def verification_json(result: service.Verification) -> dict:
 
 # --- which version ----------------------------------------------------------------------------------
 
-VERSION_QUERY = {"version": {"type": "integer", "minimum": 1,
+VERSION_QUERY = {"version": {"type": "integer", "minimum": 1, "maximum": MAX_ID,
                              "description": "Another version you may read; left out: the current one."}}
 
 
 def _requested_version() -> int | None:
-    raw = request.args.get("version", "")
-    if raw == "":
-        return None
-    if not raw.isdigit() or not 0 < int(raw) <= MAX_ID:
-        raise ValidationError(_("Some fields are not valid."),
-                              details={"fields": {"version": _("A positive whole number.")}})
-    return int(raw)
+    return query_int("version")
 
 
 def _chosen(user: User, meeting_id: int) -> Minutes:
@@ -697,7 +691,7 @@ def minutes_signed_file(user, signature_id: int):
 
 
 @minutes_operation("POST", "/verify", summary="Verify the signatures of a PDF", form=MinutesVerifyUpload,
-                   response=MinutesVerificationOut, errors=(400, 413, 422),
+                   response=MinutesVerificationOut, errors=(400, 413, 422, 429, 503),
                    description="multipart/form-data with a `file` part. Every signature is checked "
                                "against the configured trust roots (intact, trusted, nothing changed "
                                "after it but later signatures), and the file's SHA-256 is looked up in "

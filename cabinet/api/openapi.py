@@ -10,7 +10,7 @@ from cabinet.api.framework import OPERATIONS, Operation
 from cabinet.api.schemas import ErrorOut
 
 _ERROR_TEXT = {
-    400: "Malformed request (not JSON, invalid JSON)",
+    400: "Malformed request (not JSON, invalid JSON; a NUL character in the query or a form)",
     401: "Missing, invalid, expired or revoked token; or wrong credentials",
     403: "Authenticated, but not allowed",
     404: "No such object (or not visible to you)",
@@ -18,6 +18,7 @@ _ERROR_TEXT = {
     413: "Body too large",
     422: "Well-formed, but fields are missing or invalid",
     429: "Too many attempts; see Retry-After",
+    503: "Temporarily unable to accept it (e.g. the virus scanner is not available); try again",
 }
 
 
@@ -77,7 +78,9 @@ def build_document() -> dict[str, Any]:
         responses: dict[str, Any] = {str(op.status): success}
         for status, meaning in op.also.items():
             responses[str(status)] = {**success, "description": meaning}
-        for status in sorted(set(op.errors) | ({401} if op.auth else set())
+        # 400: every request whose query string (or form) holds a NUL character is refused before
+        # the view runs (cabinet.core.http.register_input_guard), whatever the operation.
+        for status in sorted(set(op.errors) | {400} | ({401} if op.auth else set())
                              | ({403} if op.admin or (op.auth and not op.before_password_change) else set())):
             responses[str(status)] = {"description": _ERROR_TEXT[status],
                                       "content": {"application/json": {"schema": error_ref}}}

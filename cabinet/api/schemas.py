@@ -11,6 +11,17 @@ RoleName = Literal["admin", "secretariat", "member", "guest"]
 ClearanceName = Literal["none", "mat", "toi_mat", "tuyet_mat"]
 
 
+def _holds_nul(value) -> bool:
+    """A string holding NUL, here or in a list or mapping of them (``questions: ["\\u0000"]``)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    return False
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_max_length=10_000)
 
@@ -18,8 +29,8 @@ class Strict(BaseModel):
     @classmethod
     def _no_nul_character(cls, value):
         # PostgreSQL cannot store or even compare a string holding NUL: refuse it here (422)
-        # rather than fail in the database (500).
-        if isinstance(value, str) and "\x00" in value:
+        # rather than fail in the database (500). Nested models are Strict and check their own.
+        if _holds_nul(value):
             raise ValueError("must not contain the NUL character")
         return value
 
