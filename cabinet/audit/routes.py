@@ -26,7 +26,8 @@ def _admins_only():
 @bp.route("/")
 def index():
     action = request.args.get("action", "").strip()
-    page = max(1, request.args.get("page", 1, type=int))
+    # Bounded: a huge page number would overflow the database's OFFSET.
+    page = min(max(1, request.args.get("page", 1, type=int)), 1_000_000)
     stmt = select(AuditEntry).order_by(AuditEntry.seq.desc())
     count = select(func.count(AuditEntry.id))
     if action:

@@ -197,7 +197,8 @@ def recall(document_id: int):
 @login_required
 def publish_meeting(meeting_id: int):
     raw = (request.form.get("agenda_item_id") or "").strip()
-    item_id = int(raw) if raw.isdigit() else (-1 if raw else None)
+    # ASCII digits only ("²".isdigit() is true, int("²") fails); an id past MAX_ID names no item.
+    item_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 10 else (-1 if raw else None)
     try:
         published = service.publish_meeting(_me(), meeting_id, item_id)
     except DomainError as exc:

@@ -345,7 +345,7 @@ def positions(meeting_id: int):
     answers = {int(key.removeprefix("stance-")): (value, request.form.get(
         f"comment-{key.removeprefix('stance-')}", ""))
         for key, value in request.form.items()
-        if key.startswith("stance-") and key.removeprefix("stance-").isdigit() and value}
+        if key.startswith("stance-") and _whole_number(key.removeprefix("stance-")) and value}
     saved, problems = service.record_positions(_me(), meeting_id, answers)
     for problem in problems:
         flash(problem, "error")
@@ -405,3 +405,9 @@ def calendar_feed(token: str):
     body = calendar.feed_for(user, request.host.split(":")[0] or "e-cabinet")
     return Response(body, mimetype="text/calendar",
                     headers={"Content-Disposition": 'inline; filename="e-cabinet.ics"'})
+
+
+def _whole_number(raw: str) -> bool:
+    """An item id from a form field's name: ASCII digits ("²".isdigit() is true, int() refuses it),
+    short enough to be an id."""
+    return raw.isascii() and raw.isdigit() and len(raw) <= 10
