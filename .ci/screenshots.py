@@ -4,6 +4,8 @@
     .venv/bin/python .ci/screenshots.py --live [--lang en] [OUT_DIR]   # only the meeting room
                                                               # (docs/screenshots/ by default)
     .venv/bin/python .ci/screenshots.py --minutes [OUT_DIR]   # only the minutes (docs/screenshots/)
+    .venv/bin/python .ci/screenshots.py --tablet [OUT_DIR]    # notifications, offline reading,
+                                                              # devices (docs/screenshots/)
 
 Needs Debian's chromium (/usr/bin/chromium); Playwright's own browser download is not used.
 """
@@ -186,11 +188,57 @@ def _live_pages(browser, base: str, out: Path, lang: str) -> None:
         page.close()
 
 
+def _tablet_pages(browser, base: str, out: Path) -> None:
+    """A member's tablet: the home page's unread counts, the bell's panel, a meeting stored for
+    offline reading, then the same meeting and a document with the network off; the notification
+    list, the e-mail preferences and the devices of the account on a desktop."""
+    out.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 768, "height": 1024}, locale="vi-VN")
+    page = context.new_page()
+    page.goto(base + "/login")
+    page.fill("#username", "bt.tuphap")
+    page.fill("#password", "ecabinet-demo-2026")
+    page.click("button[type=submit].btn-primary")
+    page.wait_for_url(base + "/")
+    page.wait_for_selector("#conn-status[data-state=online]", timeout=5000)
+    page.screenshot(path=out / "tablet-home-unread.png")
+    page.click("#notif-toggle")
+    page.wait_for_selector("#notif-panel:not([hidden]) .notif-panel-list li", timeout=5000)
+    page.screenshot(path=out / "tablet-notifications-panel.png")
+    page.keyboard.press("Escape")
+    page.goto(base + "/meetings/1")
+    page.click("[data-role=offline-button]")
+    page.wait_for_selector(".offline-toggle[data-state=stored]", timeout=30000)
+    page.screenshot(path=out / "tablet-offline-stored.png", full_page=True)
+    document = page.locator("a[href^='/documents/']").first.get_attribute("href").split("#")[0]
+    context.set_offline(True)
+    page.reload()
+    page.screenshot(path=out / "tablet-offline-meeting.png")
+    page.goto(base + document)
+    page.wait_for_timeout(2500)  # PDF.js renders the first page from the device's copy
+    page.screenshot(path=out / "tablet-offline-document.png")
+    context.set_offline(False)
+    context.close()
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(base + "/login")
+    page.fill("#username", "bt.tuphap")
+    page.fill("#password", "ecabinet-demo-2026")
+    page.click("button[type=submit].btn-primary")
+    page.wait_for_url(base + "/")
+    for path, filename in (("/notifications", "notifications-list.png"),
+                           ("/account/notifications", "notification-preferences.png"),
+                           ("/account", "account-devices.png")):
+        page.goto(base + path)
+        page.screenshot(path=out / filename, full_page=True)
+    page.close()
+
+
 def main() -> None:
     global OUT
     args = sys.argv[1:]
     live_only = "--live" in args
     minutes_only = "--minutes" in args
+    tablet_only = "--tablet" in args
     lang = args[args.index("--lang") + 1] if "--lang" in args else "vi"
     if "--scene" in args:
         _live_scene()
@@ -199,7 +247,7 @@ def main() -> None:
         _minutes_scene(args[args.index("--minutes-scene") + 1])
         return
     rest = [a for i, a in enumerate(args) if not a.startswith("--") and (i == 0 or args[i - 1] != "--lang")]
-    if live_only or minutes_only:
+    if live_only or minutes_only or tablet_only:
         OUT = Path(rest[0]) if rest else ROOT / "docs" / "screenshots"
     instance = tempfile.mkdtemp(prefix="cabinet-shots-")
     port = _free_port()
@@ -225,6 +273,8 @@ def main() -> None:
                 _live_pages(browser, base, OUT, lang)
             elif minutes_only:
                 _minutes_pages(browser, base, OUT, env)
+            elif tablet_only:
+                _tablet_pages(browser, base, OUT)
             else:
                 for name, size in {"tablet": (768, 1024), "landscape": (1366, 1024)}.items():
                     page = browser.new_page(viewport={"width": size[0], "height": size[1]})

@@ -401,7 +401,8 @@ def prepare(args, scratch: Path) -> Plan:
     shared_hash = passwords.hash_password(PASSWORD)
     real_hash_password, users.hash_password = users.hash_password, lambda _password: shared_hash
     plan = Plan()
-    app = create_app({"SOCKETIO_ASYNC_MODE": "threading"})
+    # The setup's own audit and request lines would bury the report: warnings only, in this process.
+    app = create_app({"SOCKETIO_ASYNC_MODE": "threading", "CABINET_LOG_LEVEL": "WARNING"})
     try:
         with app.app_context():
             secretary = users.create_user(None, users.UserData(
@@ -825,6 +826,16 @@ class Room:
         self.shared.clear()
 
 
+def summary(body: str | bytes) -> str:
+    """An error answer in a few words: a page's title, an API error's code, else the start."""
+    text = body.decode(errors="replace") if isinstance(body, bytes) else body
+    if title := re.search(r"<title>(.*?)</title>", text, re.S):
+        return title.group(1).strip()
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        return f"error {json.loads(text)['error']['code']}"
+    return " ".join(text.split())[:160]
+
+
 class Device:
     """One tablet: its own cookie session over HTTP and its own websocket, on its sticky worker."""
 
@@ -875,10 +886,7 @@ class Device:
             async with self.http.request(method, path, allow_redirects=False, **kwargs) as response:
                 body = await (response.read() if read == "bytes" else response.text())
                 if response.status != expect:
-                    text = body.decode(errors="replace") if isinstance(body, bytes) else body
-                    title = re.search(r"<title>(.*?)</title>", text, re.S)
-                    raise RuntimeError(f"HTTP {response.status} (expected {expect}): "
-                                       f"{title.group(1).strip() if title else ' '.join(text.split())[:160]}")
+                    raise RuntimeError(f"HTTP {response.status} (expected {expect}): {summary(body)}")
                 result = (json.loads(body) if read == "json" else body), response
         except Exception as error:  # noqa: BLE001 - every failure is counted and reported
             self.recorder.fail(action, f"{type(error).__name__}: {error}")
@@ -1363,6 +1371,8 @@ def main() -> int:
     if args.tablets > 255 or args.tablets < 2:
         raise SystemExit("--tablets: between 2 and 255")
 
+    # SIGTERM (timeout, a supervisor) unwinds like Ctrl+C: the servers stop, the database is dropped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = 6 * args.meetings * args.tablets + 512
     if soft < wanted:

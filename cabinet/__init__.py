@@ -31,6 +31,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.from_mapping(test_config)
     instance_path.mkdir(parents=True, exist_ok=True)
+    from cabinet.core import logging as cabinet_logging
+
+    cabinet_logging.init_app(app)  # JSON lines or text (CABINET_LOG_FORMAT), before anything logs
     if app.config["CABINET_PROXIES"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -77,12 +80,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_security_headers(app)
 
     _register_blueprints(app)
+    from cabinet import metrics
+
+    metrics.init_app(app)  # GET /metrics, the request log line and X-Request-ID (after the blueprints)
     _register_cli(app)
     _import_models()
 
     from cabinet import jobs
 
     jobs.init_app(app)  # the job queue (and its `flask jobs` commands); started by app.py / gunicorn
+    from cabinet.notifications import handlers as _notification_handlers  # noqa: F401  (meeting/document notices)
+
     return app
 
 
@@ -118,6 +126,9 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (main_bp, auth_bp, account_bp, users_bp, audit_bp, meetings_bp, documents_bp,
                       annotations_bp, live_bp, notifications_bp, ballots_bp, minutes_bp, api_bp):
         app.register_blueprint(blueprint)
+    from cabinet.offline.routes import bp as offline_bp  # PWA: service worker, manifest, offline lists
+
+    app.register_blueprint(offline_bp)
     from cabinet.health import bp as health_bp  # /healthz, /readyz: answered before the other hooks
     app.register_blueprint(health_bp)
     csrf.exempt(api_bp)  # the API takes bearer tokens only, never cookies: no CSRF exposure

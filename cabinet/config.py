@@ -27,6 +27,11 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _env_list(name: str) -> list[str]:
+    """A comma-separated setting as a list, blanks dropped."""
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
 def load_or_create_secret_key(instance_path: Path) -> str:
     """Return the signing key kept in ``instance/secret_key``, creating it on first run.
 
@@ -63,6 +68,14 @@ def build_config(instance_path: Path) -> dict:
 
     return {
         "SECRET_KEY": secret_key,
+        # Earlier keys, still accepted (never used to sign): set the old SECRET_KEY here when you
+        # rotate it, so sessions signed with it survive; remove it once they have expired.
+        "SECRET_KEY_FALLBACKS": _env_list("SECRET_KEY_FALLBACKS"),
+        # Monitoring (cabinet.core.logging, cabinet.metrics): "json" lines for servers, "text" for a
+        # person; GET /metrics answers only a bearer of CABINET_METRICS_TOKEN (unset: metrics off).
+        "CABINET_LOG_FORMAT": os.environ.get("CABINET_LOG_FORMAT", "text").strip().lower() or "text",
+        "CABINET_LOG_LEVEL": os.environ.get("CABINET_LOG_LEVEL", "INFO").strip().upper() or "INFO",
+        "CABINET_METRICS_TOKEN": os.environ.get("CABINET_METRICS_TOKEN", "").strip() or None,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
@@ -135,6 +148,12 @@ def build_config(instance_path: Path) -> dict:
         "CABINET_SMTP_STARTTLS": _env_bool("CABINET_SMTP_STARTTLS", False),
         "CABINET_SMTP_TIMEOUT": _env_int("CABINET_SMTP_TIMEOUT", 30),
         "CABINET_MAIL_FROM": os.environ.get("CABINET_MAIL_FROM") or "e-cabinet@localhost",
+        # Notifications (cabinet.notifications): participants are reminded of a meeting this many
+        # hours before it starts (0: no reminders); e-mail copies still unsent this many minutes
+        # after their notification (their job was lost) are queued again, up to this many hours.
+        "CABINET_MEETING_REMINDER_HOURS": _env_int("CABINET_MEETING_REMINDER_HOURS", 24),
+        "CABINET_EMAIL_OUTBOX_DELAY_MINUTES": _env_int("CABINET_EMAIL_OUTBOX_DELAY_MINUTES", 10),
+        "CABINET_EMAIL_OUTBOX_MAX_AGE_HOURS": _env_int("CABINET_EMAIL_OUTBOX_MAX_AGE_HOURS", 48),
         # Digital signatures (cabinet.signing): the demo PKI's directory (its CA is trusted when
         # present), extra trust roots (PEM files, comma-separated) and an RFC 3161 time-stamping
         # server (unset: signatures carry the signer's clock only).

@@ -27,6 +27,7 @@ from flask.blueprints import BlueprintSetupState
 from sqlalchemy.engine import URL, Engine, make_url
 
 from cabinet.extensions import csrf, db, limiter
+from cabinet.metrics import record_readiness
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +81,31 @@ def readyz():
         probes["redis"] = Probe(lambda: _ping_redis(redis_url), _url_secrets(redis_url))
     checks: dict[str, dict | str] = {"redis": "not configured", **run_probes(probes)}
     failed = {name: c["error"] for name, c in checks.items() if isinstance(c, dict) and not c["ok"]}
-    for name, reason in failed.items():
-        log.warning("readiness check %s failed: %s", name, reason)
+    record_readiness(checks)  # ecabinet_readiness{check}: 1 or 0, for alerts
+    _log_state_changes(failed)
     body = {"status": "not ready" if failed else "ready", "checks": checks}
     return _no_store(jsonify(body)), 503 if failed else 200
+
+
+_state_lock = threading.Lock()
+
+
+def _log_state_changes(failed: dict[str, str]) -> None:
+    """Log each check when it starts failing (a warning with the reason) and when it recovers —
+    once per change of state, not at every probe: a load balancer probes every second or so, and
+    an outage must not bury the log. The state is per process (each answers its own probes)."""
+    with _state_lock:
+        failing: dict[str, int] = current_app.extensions.setdefault("cabinet.readiness_failing", {})
+        for name, reason in failed.items():
+            if name in failing:
+                failing[name] += 1
+            else:
+                failing[name] = 1
+                log.warning("readiness check %s failed: %s", name, reason)
+        for name in [name for name in failing if name not in failed]:
+            probes = failing.pop(name)
+            log.warning("readiness check %s passes again (after %d failed probe%s)", name, probes,
+                        "" if probes == 1 else "s")
 
 
 # --- the checks ----------------------------------------------------------------------------------

@@ -35,7 +35,9 @@ from huey import Huey, crontab
 from huey.consumer import Consumer
 from huey.storage import RedisStorage, SqliteStorage
 
+from cabinet import metrics
 from cabinet.core import signals
+from cabinet.core.logging import configure_logging
 from cabinet.core.resilience import Outage, is_unreachable, redis_client_options
 from cabinet.core.timeutil import utcnow
 
@@ -118,6 +120,54 @@ def deadlines_tick(now: datetime | None = None) -> TickResult:
     Both steps are idempotent, so two processes may run it at the same time."""
     with _job_context():
         return run_deadlines(now)
+
+
+@huey.periodic_task(crontab(minute="*"), name="meeting_reminders_tick")
+def meeting_reminders_tick(now: datetime | None = None) -> int:
+    """Every minute: remind the participants of the meetings starting within
+    ``CABINET_MEETING_REMINDER_HOURS`` (once each, recorded in the database: two processes may
+    run it at the same time)."""
+    from cabinet.notifications import handlers
+
+    with _job_context():
+        return handlers.remind_meetings(now)
+
+
+@huey.periodic_task(crontab(minute="*/5"), name="email_outbox_tick")
+def email_outbox_tick(now: datetime | None = None) -> list[int]:
+    """Every five minutes: queue again the e-mail copies that are due and still unsent some
+    minutes after their notification (their job was lost while the job queue was down, or gave up
+    while the mail server was). A bounded batch; sending stays once (``emailed_at``)."""
+    with _job_context():
+        return requeue_unsent_emails(now)
+
+
+def requeue_unsent_emails(now: datetime | None = None, limit: int = 100) -> list[int]:
+    """Queue a ``send_email`` job for each notification the outbox finds; returns their ids."""
+    from cabinet.notifications import service as notifications
+
+    ids = notifications.unsent_emails(now, limit=limit)
+    queued = []
+    for notification_id in ids:
+        try:
+            send_email(notification_id)
+            queued.append(notification_id)
+        except Exception as error:  # still down: the next tick tries again
+            queue_failed(error, "could not queue again the e-mail of notification %s", notification_id)
+            break
+    if queued:
+        log.info("e-mail outbox: queued again %d unsent e-mail(s)", len(queued))
+    return queued
+
+
+@huey.periodic_task(crontab(minute="41"), name="prune_browser_sessions")
+def prune_browser_sessions(now: datetime | None = None) -> int:
+    """Every hour: delete the browser sessions that ended (logged out, revoked or expired) more
+    than 30 days ago — a row is written per login, and the table must not grow for ever."""
+    from cabinet.auth import sessions
+
+    with _job_context():
+        return sessions.prune(now)
 
 
 @huey.task(retries=3, retry_delay=30, name="close_at_deadline")
@@ -282,6 +332,7 @@ def _schedule_closing(ballot_id: int) -> None:
 def queue_failed(error: BaseException, message: str, *args) -> None:
     """A job could not be queued. Redis unreachable: said once per outage (:data:`JOB_QUEUE`),
     each job in one line without a traceback; anything else: logged with its traceback."""
+    metrics.job_queue_failed()  # ecabinet_jobs_queue_failures_total
     if is_unreachable(error):
         JOB_QUEUE.failed(error)
         log.warning(message + " (the job queue is unreachable)", *args)
@@ -398,7 +449,7 @@ def worker_command(workers: int) -> None:
     app = current_app._get_current_object()
     if huey.immediate:
         raise click.ClickException("jobs run immediately in this configuration (TESTING)")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(app.config.get("CABINET_LOG_FORMAT"), app.config.get("CABINET_LOG_LEVEL"))
     for handler in logging.getLogger().handlers:
         handler.addFilter(_OutageFilter())
     catch_up()

@@ -1,8 +1,10 @@
 """Fixtures: a fresh database for every test, on SQLite (default) or PostgreSQL.
 
 Set ``TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/<db>`` to run the suite on
-PostgreSQL (``.ci/run`` does both). The schema is always built by the Alembic migrations, never by
-``create_all``, so every test run also proves the migrations work.
+PostgreSQL (``.ci/run`` does both); the run works in a database of its own, created next to
+``<db>`` on that server and dropped at the end, so runs side by side do not disturb each other.
+The schema is always built by the Alembic migrations, never by ``create_all``, so every test run
+also proves the migrations work.
 """
 
 from __future__ import annotations
@@ -28,6 +30,37 @@ from cabinet.users import service as users_service
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 IN_CI = bool(os.environ.get("CI"))
 ON_POSTGRES = TEST_DATABASE_URL.startswith("postgresql")
+
+
+def _private_database(url: str) -> str:
+    """A database of this test run's own on the server of ``url``, dropped when the run ends.
+
+    The suite empties and rebuilds its database (``DROP SCHEMA public``): two runs pointed at the
+    same one — two developers, two checkouts, a run beside CI — would wreck each other's tests.
+    ``TEST_DATABASE_PRIVATE=0`` uses the named database itself.
+    """
+    if os.environ.get("TEST_DATABASE_PRIVATE") == "0":
+        return url
+    import atexit
+    import secrets
+
+    server = sa.engine.make_url(url)
+    name = f"{server.database or 'cabinet'}_run_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    atexit.register(drop)
+    return server.set(database=name).render_as_string(hide_password=False)
+
+
+if ON_POSTGRES:
+    TEST_DATABASE_URL = _private_database(TEST_DATABASE_URL)
 PASSWORD = "correct-horse-battery"
 
 BASE_TEST_CONFIG = {

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from cabinet.annotations.models import Annotation
 from cabinet.extensions import db
+from tests.browser import DRAW
 from tests.conftest import PASSWORD, needs
 from tests.live_server import live_server  # noqa: F401  (the fixture)
 from tests.test_documents import published, text_pdf
@@ -24,18 +25,6 @@ TABLET = {"width": 1024, "height": 768}
 NOTE = '<img src=x id="injected"> Làm rõ khoản 2'
 
 pytestmark = needs(Path(CHROMIUM).exists(), f"chromium at {CHROMIUM} (apt-get install chromium)")
-
-DRAW = """() => {
-  const layer = document.querySelector('.pdfv-page .annot-layer');
-  const box = layer.getBoundingClientRect();
-  const at = (type, i) => new PointerEvent(type, {
-    pointerId: 3, pointerType: 'touch', isPrimary: true, bubbles: true, cancelable: true,
-    clientX: box.left + box.width * (0.2 + i * 0.01),
-    clientY: box.top + box.height * (0.3 + 0.01 * Math.sin(i))});
-  layer.dispatchEvent(at('pointerdown', 0));
-  for (let i = 1; i < 30; i += 1) layer.dispatchEvent(at('pointermove', i));
-  layer.dispatchEvent(at('pointerup', 30));
-}"""
 
 
 def open_document(browser, base: str, username: str, document_id: int, errors: list[str]):

@@ -260,7 +260,7 @@ def test_finalize_locks_the_text_and_the_signatures_follow_the_order(api, held, 
     unchanged = api("thuky", "GET", _url(held)).get_json()
     assert unchanged["status"] == "final" and unchanged["signatures"] == []
     assert unchanged["signed_sha256"] is None
-    assert _actions(final["id"])[-1] == "minutes.sign_refused"
+    assert [a for a in _actions(final["id"]) if a != "minutes.viewed"][-1] == "minutes.sign_refused"
 
     first = _sign(api, "thuky", held)
     assert first.status_code == 200, first.get_json()
@@ -546,3 +546,113 @@ def test_the_openapi_document_lists_every_minutes_operation_and_stays_valid(docu
     assert list(pdf) == ["application/pdf"]
     sign = document["components"]["schemas"]["MinutesSignIn"]
     assert set(sign["properties"]) == {"passphrase", "as"}
+
+
+# --- reads are audited; classified drafts are watermarked per reader ------------------------------------
+
+
+def _entries(action: str) -> list[AuditEntry]:
+    return list(db.session.scalars(select(AuditEntry).where(AuditEntry.action == action)
+                                   .order_by(AuditEntry.seq)))
+
+
+def _pdf_text(data: bytes) -> str:
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(data)).pages)
+
+
+def _marked_for(text: str, reader) -> bool:
+    """The watermark's footer line: stamp · name · organisation · local time (the minutes' own text
+    names the chair and the secretary too, never with a time to the second)."""
+    parts = [re.escape(p) for p in ("MẬT", reader.full_name, reader.organisation) if p]
+    return re.search(" · ".join([*parts, r"\d\d:\d\d:\d\d \d\d/\d\d/\d{4}"]), text) is not None
+
+
+def _classified(api, held, cabinet) -> dict:
+    """The draft of ``held``, classified Mật, invited to review; the chair is cleared to read it."""
+    for key in ("thuky", "pm"):
+        cabinet[key].clearance = "mat"
+    cabinet["pm"].organisation = "Văn phòng Chính phủ"
+    db.session.commit()
+    draft = _started(api, held)
+    saved = api("thuky", "PUT", _url(held), json={"revision": draft["revision"], "secrecy": "mat"})
+    assert saved.status_code == 200, saved.get_json()
+    return saved.get_json()
+
+
+def test_reading_the_minutes_through_the_api_writes_one_entry(api, held, cabinet):
+    draft = _started(api, held)
+    api("thuky", "POST", _url(held, "/review"))
+    before = len(_entries("minutes.viewed"))
+
+    assert api("bt.tuphap", "GET", _url(held)).status_code == 200
+
+    viewed = _entries("minutes.viewed")[before:]
+    assert len(viewed) == 1
+    entry = viewed[0]
+    assert entry.actor_id == cabinet["tuphap"].id and entry.object_id == str(draft["id"])
+    assert entry.details == {"meeting_id": held.id, "version": 1, "status": "draft", "secrecy": "none",
+                             "via": "api"}
+
+
+def test_a_refused_read_or_download_writes_no_entry(api, held, cabinet):
+    _started(api, held)  # not yet for review: members may not read it
+    viewed, exported = len(_entries("minutes.viewed")), len(_entries("minutes.exported"))
+    assert error(api("bt.tuphap", "GET", _url(held)), 404)
+    assert error(api("bt.khac", "GET", _url(held, ".pdf")), 404)
+    assert error(api("bt.khac", "GET", _url(held, ".docx")), 404)
+    assert len(_entries("minutes.viewed")) == viewed and len(_entries("minutes.exported")) == exported
+
+
+def test_a_download_writes_one_entry_with_its_format(api, held, cabinet):
+    draft = _started(api, held)
+    for tail, fmt in ((".docx", "docx"), (".pdf", "pdf")):
+        before = len(_entries("minutes.exported"))
+        assert api("thuky", "GET", _url(held, tail)).status_code == 200
+        exported = _entries("minutes.exported")[before:]
+        assert len(exported) == 1
+        assert exported[0].object_id == str(draft["id"]) and exported[0].actor_id == cabinet["thuky"].id
+        assert {k: exported[0].details[k] for k in ("format", "kind", "version", "secrecy", "watermarked")} \
+            == {"format": fmt, "kind": "minutes", "version": 1, "secrecy": "none", "watermarked": False}
+
+
+def test_the_draft_pdf_of_classified_minutes_carries_the_readers_name(api, held, cabinet):
+    _classified(api, held, cabinet)
+
+    for username, reader in (("thutuong", cabinet["pm"]), ("thuky", cabinet["thuky"])):
+        download = api(username, "GET", _url(held, ".pdf"))
+        assert download.status_code == 200 and download.headers["Cache-Control"] == "no-store"
+        assert _marked_for(_pdf_text(download.get_data()), reader), username
+        assert download.headers["X-Content-SHA256"] == hashlib.sha256(download.get_data()).hexdigest()
+    assert not _marked_for(_pdf_text(api("thuky", "GET", _url(held, ".pdf")).get_data()), cabinet["pm"])
+    notice = api("thutuong", "GET", f"/api/v1/meetings/{held.id}/conclusions.pdf")
+    assert _marked_for(_pdf_text(notice.get_data()), cabinet["pm"])
+    marked = _entries("minutes.exported")[-1].details
+    assert marked["secrecy"] == "mat" and marked["watermarked"] is True
+
+
+def test_unclassified_drafts_are_not_watermarked(api, held, cabinet):
+    _started(api, held)
+    text = _pdf_text(api("thuky", "GET", _url(held, ".pdf")).get_data())
+    assert "DỰ THẢO" in text and not re.search(r"\d\d:\d\d:\d\d \d\d/\d\d/\d{4}", text)
+
+
+def test_signed_classified_minutes_are_served_byte_exact_never_watermarked(api, held, cabinet, signers):
+    draft = _classified(api, held, cabinet)
+    finalized = api("thuky", "POST", _url(held, "/finalize"), json={"revision": draft["revision"]})
+    assert finalized.status_code == 200, finalized.get_json()
+    unsigned = api("thutuong", "GET", _url(held, ".pdf")).get_data()  # finalized, not signed yet
+    assert _marked_for(_pdf_text(unsigned), cabinet["pm"])
+    assert hashlib.sha256(unsigned).hexdigest() != finalized.get_json()["pdf_sha256"]
+    assert _sign(api, "thuky", held).status_code == 200
+    signed = _sign(api, "thutuong", held).get_json()
+
+    download = api("thutuong", "GET", _url(held, ".pdf")).get_data()
+    stored = service.blob_store().read(signed["signed_sha256"])
+    assert download == stored
+    for signature in signed["signatures"]:
+        file = api("thutuong", "GET", f"/api/v1/minutes-signatures/{signature['id']}.pdf").get_data()
+        assert file == service.blob_store().read(signature["sha256"])
+    last = _entries("minutes.exported")[-1].details
+    assert last["kind"] == "signed_file" and last["watermarked"] is False and last["secrecy"] == "mat"

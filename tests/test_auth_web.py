@@ -13,6 +13,7 @@ from cabinet.auth import service as auth_service
 from cabinet.core.timeutil import utcnow
 from cabinet.extensions import db
 from tests.conftest import PASSWORD, csrf_token, login
+from tests.test_sessions import age_browser_sessions
 
 
 def actions() -> list[str]:
@@ -228,8 +229,7 @@ def test_turning_totp_off_needs_password_and_code(client, member):
 
 def test_session_ends_after_the_maximum_age(client, member):
     login(client, "bt.tuphap")
-    with client.session_transaction() as session:
-        session["login_at"] = (utcnow() - timedelta(hours=13)).isoformat()
+    age_browser_sessions(timedelta(hours=13))
     response = client.get("/")
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login")

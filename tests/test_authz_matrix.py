@@ -91,6 +91,8 @@ CLEARED = rule("invited and cleared for the level", {"chair", "secretariat"}, {"
 RECALLED = rule("the secretariat (recalled)", {"secretariat", "admin"}, {"outsider"})
 # Ids that do not belong together (a file of another ballot, a deputy of another meeting…).
 NOBODY = rule("nobody: the ids do not belong together", set(), {"outsider"})
+# Prometheus only, with CABINET_METRICS_TOKEN (unset here): no login opens it, and it answers 404.
+METRICS_ONLY = rule("Prometheus with the metrics token, never a user", set(), ROLES)
 
 
 @dataclass
@@ -127,6 +129,12 @@ PAGES: list[Case] = [
     G("static", "/static/css/app.css", PUBLIC),
     G("health.healthz", "/healthz", PUBLIC),
     G("health.readyz", "/readyz", PUBLIC),
+    # The installable app (cabinet/offline): nothing personal in them; browsers fetch the manifest
+    # without cookies.
+    G("offline.service_worker", "/sw.js", PUBLIC),
+    G("offline.manifest", "/manifest.webmanifest", PUBLIC),
+    G("offline.fallback", "/offline", PUBLIC),
+    G("metrics.metrics", "/metrics", METRICS_ONLY),
     G("main.home", "/", LOGIN),
     G("main.search", "/search?q=Lu%E1%BA%ADt", LOGIN),
     P("main.set_language", "/language/en", PUBLIC, {"next": "/"}, fresh=True),
@@ -135,6 +143,10 @@ PAGES: list[Case] = [
     G("auth.verify", "/login/verify", PUBLIC, fresh=True),
     P("auth.verify", "/login/verify", PUBLIC, {"code": "123456"}, fresh=True),
     P("auth.logout", "/logout", LOGIN, phase=3, fresh=True),
+    # the user's own devices (browser sessions): another person's is not found
+    P("auth.revoke_session", "/account/sessions/{own_session}/revoke", LOGIN),
+    P("auth.revoke_session", "/account/sessions/{member_session}/revoke", MEMBER_OWN),
+    P("auth.revoke_other_sessions", "/account/sessions/revoke-others", LOGIN, phase=3, fresh=True),
     # the user's own account
     G("account.index", "/account/", LOGIN),
     G("account.password", "/account/password", LOGIN),
@@ -207,6 +219,7 @@ PAGES: list[Case] = [
        "agenda_item_id": "", "file": PDF_FILE}, kind="multipart"),
     G("documents.view", "/documents/{doc}", MEETING),
     G("documents.content", "/documents/{doc}/content", MEETING),
+    G("offline.meeting_list", "/meetings/{meeting}/offline", MEETING),  # what a tablet may keep
     G("documents.download", "/documents/{doc}/download", MEETING),
     G("documents.view", "/documents/{draft_doc}", STAFF_HIDDEN),  # a draft: the secretariat's only
     G("documents.view", "/documents/{classified_doc}", CLEARED),
@@ -237,6 +250,9 @@ PAGES: list[Case] = [
     P("notifications.read", "/notifications/{own_notification}/read", LOGIN),
     P("notifications.read", "/notifications/{member_notification}/read", MEMBER_OWN),
     P("notifications.read_all", "/notifications/read-all", LOGIN),
+    G("notifications.latest", "/notifications/latest", LOGIN),
+    G("account.notification_preferences", "/account/notifications", LOGIN),
+    P("account.notification_preferences", "/account/notifications", LOGIN, {"meetings": "y", "ballots": "y"}),
     # ballots
     G("ballots.index", "/ballots", LOGIN),
     G("ballots.create", "/ballots/new", STAFF),
@@ -406,6 +422,10 @@ API: list[Case] = [
     A("GET", "/meetings/{held}/conclusions.docx", MINUTES),
     A("GET", "/minutes-signatures/{signature}.pdf", MINUTES),
     A("POST", "/verify", LOGIN, {"file": PDF_FILE}, kind="multipart"),
+    # notifications
+    A("GET", "/notifications", LOGIN),
+    A("POST", "/notifications/{own_notification}/read", LOGIN),
+    A("POST", "/notifications/{member_notification}/read", MEMBER_OWN),
 ]
 
 
@@ -633,6 +653,12 @@ def build_world(cabinet, admin, role: str) -> dict:
     w["own_notification"] = latest_notification(actor.id) if actor else w["member_notification"]
     w["own_token"] = auth_service.issue_token(actor, label="spare")[1].id if actor else w["member_token"]
     w["feed_token"] = calendar.renew_feed_token(tuphap)
+    # Spare signed-in browsers: the member's, which nobody else may log out, and the person's own.
+    from cabinet.auth import sessions
+
+    w["member_session"] = sessions.start(tuphap, ip=None, user_agent="spare")[1].id
+    w["own_session"] = sessions.start(actor, ip=None, user_agent="spare")[1].id if actor \
+        else w["member_session"]
     db.session.commit()
     return w
 

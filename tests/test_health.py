@@ -15,9 +15,9 @@ from sqlalchemy import event, func, select
 from cabinet import create_app, health
 from cabinet.audit.models import AuditEntry
 from cabinet.config import build_config
-from cabinet.core.timeutil import utcnow
 from cabinet.extensions import db
 from tests.conftest import BASE_TEST_CONFIG, login, needs
+from tests.test_sessions import age_browser_sessions
 
 UNREACHABLE_DATABASE = "postgresql+psycopg://cabinet:s3cret-db-pw@127.0.0.1:1/cabinet"
 CLOSED_REDIS = "redis://:s3cret-redis-pw@127.0.0.1:1/0"
@@ -107,8 +107,7 @@ def test_healthz_answers_when_the_database_is_down(app_on):
 def test_probes_ignore_the_session_of_a_browser_whose_login_expired(client, member, checkouts):
     """The session rules would send this browser to the login page; the probes answer it."""
     assert login(client, member.username).status_code == 302
-    with client.session_transaction() as session:
-        session["login_at"] = (utcnow() - timedelta(days=2)).isoformat()
+    age_browser_sessions(timedelta(days=2))
     checkouts.clear()
 
     health_response = client.get("/healthz")
@@ -270,3 +269,33 @@ def test_the_environment_example_names_every_setting_the_application_reads():
 
     assert {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "CABINET_STORAGE_DIR"} <= read
     assert sorted(name for name in read if not re.search(rf"\b{name}\b", example)) == []
+
+
+def test_readyz_logs_a_failing_check_once_and_its_recovery_once(client, monkeypatch, caplog):
+    """A load balancer probes every second: an outage gives one warning, not one per probe."""
+    outage = {"on": False}
+    real_ping = health._ping_database
+
+    def ping(engine):
+        if outage["on"]:
+            raise ConnectionRefusedError("database at 10.0.0.5 refused the connection")
+        real_ping(engine)
+
+    monkeypatch.setattr(health, "_ping_database", ping)
+    caplog.set_level("INFO", logger="cabinet.health")
+
+    def readiness_lines() -> list[str]:
+        lines = [r.getMessage() for r in caplog.records if r.name == "cabinet.health"]
+        caplog.clear()
+        return lines
+
+    assert client.get("/readyz").status_code == 200
+    assert readiness_lines() == []
+    outage["on"] = True
+    assert [client.get("/readyz").status_code for _ in range(5)] == [503] * 5
+    assert readiness_lines() == [
+        "readiness check database failed: ConnectionRefusedError: database at 10.0.0.5 refused "
+        "the connection"]
+    outage["on"] = False
+    assert [client.get("/readyz").status_code for _ in range(3)] == [200] * 3
+    assert readiness_lines() == ["readiness check database passes again (after 5 failed probes)"]

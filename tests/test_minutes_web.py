@@ -404,3 +404,95 @@ def test_the_meeting_page_leads_to_the_minutes_once_the_meeting_was_held(app, ca
     assert "has not started yet" in html and "Draft the minutes" not in html
     response = client.post(f"/meetings/{meeting.id}/minutes/start", data={"csrf_token": _token})
     assert response.status_code == 302 and not service.versions(cabinet["thuky"], meeting.id)
+
+
+def test_the_button_actions_say_what_they_did_or_why_not(app, cabinet, draft):
+    """Update from the record, invite to review, seal and reopen: one press each, a message on
+    the page; a member may not press them; an expired form changes nothing."""
+    client, token = as_user(app, "thuky")
+    member, member_token = as_user(app, "bt.tuphap")
+    page = page_of(draft.meeting)
+
+    # A draft is not shown to members before review is asked: for them it does not exist.
+    assert member.post(f"/minutes/{draft.id}/review", data={"csrf_token": member_token}).status_code == 404
+    assert client.post(f"/minutes/{draft.id}/review", data={}).status_code == 400
+    assert fresh(draft.id).review_requested_at is None
+
+    refreshed = client.post(f"/minutes/{draft.id}/refresh", data={"csrf_token": token}, follow_redirects=True)
+    assert "Conclusions given in the meeting room were added" in text(refreshed)
+    reviewed = client.post(f"/minutes/{draft.id}/review", data={"csrf_token": token}, follow_redirects=True)
+    assert "invited to read the draft" in text(reviewed)
+    assert fresh(draft.id).review_requested_at is not None
+
+    early_seal = client.post(f"/minutes/{draft.id}/seal", data={"csrf_token": token})
+    assert early_seal.status_code == 302 and early_seal.location.endswith(page)
+    assert fresh(draft.id).status == MinutesStatus.DRAFT
+    reopen_draft = client.post(f"/minutes/{draft.id}/reopen", data={"csrf_token": token},
+                               follow_redirects=True)
+    assert reopen_draft.status_code == 200 and fresh(draft.id).status == MinutesStatus.DRAFT
+
+
+# --- reads are audited; classified drafts are watermarked per reader ------------------------------------
+
+
+def _audit(action: str) -> list:
+    from cabinet.audit.models import AuditEntry
+
+    return list(db.session.scalars(select(AuditEntry).where(AuditEntry.action == action)
+                                   .order_by(AuditEntry.seq)))
+
+
+def _watermarked_for(pdf: bytes, reader) -> bool:
+    """The watermark's footer line (stamp · name · organisation · time to the second)."""
+    from pypdf import PdfReader
+
+    found = "\n".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(pdf)).pages)
+    parts = [re.escape(p) for p in ("MẬT", reader.full_name, reader.organisation) if p]
+    return re.search(" · ".join([*parts, r"\d\d:\d\d:\d\d \d\d/\d\d/\d{4}"]), found) is not None
+
+
+def test_opening_the_minutes_page_is_audited_and_a_refused_one_is_not(app, cabinet, draft):
+    secretary, _token = as_user(app, "thuky")
+    outsider, _token = as_user(app, "bt.khac")
+    before = len(_audit("minutes.viewed"))
+
+    assert secretary.get(page_of(draft.meeting)).status_code == 200
+    assert outsider.get(page_of(draft.meeting)).status_code == 404
+
+    viewed = _audit("minutes.viewed")[before:]
+    assert [(e.actor_id, e.object_id) for e in viewed] == [(cabinet["thuky"].id, str(draft.id))]
+    assert viewed[0].details["via"] == "page" and viewed[0].details["secrecy"] == "none"
+
+
+def test_a_classified_draft_downloaded_from_the_page_carries_the_readers_watermark(app, cabinet, draft):
+    cabinet["thuky"].clearance = cabinet["pm"].clearance = "mat"
+    cabinet["pm"].organisation = "Văn phòng Chính phủ"
+    db.session.commit()
+    service.save(cabinet["thuky"], draft.id, service.DraftChanges(revision=draft.revision, secrecy="mat"))
+    chair, _token = as_user(app, "thutuong")
+
+    pdf = chair.get(f"/minutes/{draft.id}/minutes.pdf")
+    assert pdf.status_code == 200 and pdf.headers["Cache-Control"] == "no-store"
+    assert _watermarked_for(pdf.get_data(), cabinet["pm"])
+    entry = _audit("minutes.exported")[-1]
+    assert entry.actor_id == cabinet["pm"].id
+    assert {k: entry.details[k] for k in ("format", "secrecy", "watermarked")} == \
+        {"format": "pdf", "secrecy": "mat", "watermarked": True}
+    docx = chair.get(f"/minutes/{draft.id}/minutes.docx")
+    assert docx.status_code == 200 and _audit("minutes.exported")[-1].details["format"] == "docx"
+
+
+def test_the_signed_file_of_classified_minutes_is_byte_identical_to_the_stored_one(
+        app, cabinet, draft, signers):
+    cabinet["thuky"].clearance = cabinet["pm"].clearance = "mat"
+    db.session.commit()
+    service.save(cabinet["thuky"], draft.id, service.DraftChanges(revision=draft.revision, secrecy="mat"))
+    done = signed(fresh(draft.id), cabinet)
+    chair, _token = as_user(app, "thutuong")
+
+    assert chair.get(f"/minutes/{done.id}/minutes.pdf").get_data() == blob_store().read(done.signed_sha256)
+    signatures = select(MinutesSignature).where(MinutesSignature.minutes_id == done.id)
+    for signature in db.session.scalars(signatures):
+        served = chair.get(f"/minutes/signed/{signature.id}.pdf")
+        assert served.status_code == 200 and served.get_data() == blob_store().read(signature.sha256)
+        assert not _watermarked_for(served.get_data(), cabinet["pm"])

@@ -17,13 +17,13 @@ from sqlalchemy import func, select
 
 from cabinet.audit.models import AuditEntry
 from cabinet.ballots.models import BallotDocument
-from cabinet.core.timeutil import utcnow
 from cabinet.documents.models import Document, DocumentVersion
 from cabinet.extensions import db, socketio
 from cabinet.minutes.models import SigningKey
 from tests.conftest import PASSWORD, api_token, csrf_token, login
 from tests.test_ballots import draft as draft_ballot
 from tests.test_documents import blank_pdf, published, stored_blobs
+from tests.test_sessions import age_browser_sessions
 
 PROJECT = Path(__file__).resolve().parent.parent
 TEMPLATES = PROJECT / "templates"
@@ -370,8 +370,7 @@ def test_an_expired_session_opens_no_socket(app, client, member):
     with fresh_context(app):
         fresh = socketio.test_client(app, flask_test_client=client)
     assert fresh.is_connected()
-    with client.session_transaction() as session:
-        session["login_at"] = (utcnow() - timedelta(hours=13)).isoformat()
+    age_browser_sessions(timedelta(hours=13))
     with fresh_context(app):
         stale = socketio.test_client(app, flask_test_client=client)
     assert not stale.is_connected()

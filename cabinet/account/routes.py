@@ -9,12 +9,13 @@ import qrcode
 import qrcode.image.svg
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user
+from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from cabinet.account.forms import EmptyForm, PasswordChangeForm, TotpDisableForm, TotpEnableForm
 from cabinet.auth import service
 from cabinet.auth.models import ApiToken
+from cabinet.auth.web import begin_session
 from cabinet.core.errors import DomainError
 from cabinet.core.timeutil import utcnow
 from cabinet.extensions import db
@@ -52,8 +53,9 @@ def password():
             flash(exc.message, "error")
             status = exc.status
         else:
-            # The session version changed (other devices are logged out); keep this one.
-            login_user(user)
+            # The session version changed and every session row was revoked (other devices are
+            # logged out); this browser gets a new session.
+            begin_session(user)
             flash(_("Your password was changed. Other devices were logged out."), "success")
             return redirect(url_for("account.index"))
     elif request.method == "POST":
@@ -127,3 +129,25 @@ def revoke_token(token_id: int):
     service.revoke_token(token, actor=_me())
     flash(_("The token was revoked."), "success")
     return redirect(url_for("account.index"))
+
+
+@bp.route("/notifications", methods=["GET", "POST"])
+@login_required
+def notification_preferences():
+    """The user's own e-mail preferences per group of notifications (no id in the URL: nobody
+    can change another's). Saving is audited as a settings change by the service."""
+    from cabinet.notifications import service as notifications
+    from cabinet.notifications.forms import GROUP_LABELS, NotificationPreferencesForm
+
+    me = _me()
+    form = NotificationPreferencesForm(data=notifications.preferences_for(me.id))
+    status = 200
+    if form.validate_on_submit():
+        choices = {group: getattr(form, group).data for group in notifications.GROUPS}
+        notifications.set_preferences(me, choices)
+        flash(_("Your e-mail preferences were saved."), "success")
+        return redirect(url_for("account.notification_preferences"))
+    if request.method == "POST":
+        status = 400
+    return render_template("notifications/preferences.html", form=form, groups=list(GROUP_LABELS),
+                           has_email=bool(me.email)), status

@@ -488,9 +488,12 @@ BASE = "/meetings/<int:meeting_id>/minutes"
                    response=MinutesOut, errors=(404, 422), query=VERSION_QUERY,
                    description="The version in progress, else the latest signed one. A draft is shown "
                                "to its editors and signatories, and to the participants once review "
-                               "is requested; classified minutes only to those cleared (404 otherwise).")
+                               "is requested; classified minutes only to those cleared (404 otherwise). "
+                               "Each read is audited (`minutes.viewed`).")
 def minutes_get(user, meeting_id: int):
-    return _answer(_chosen(user, meeting_id), user)
+    minutes = _chosen(user, meeting_id)
+    service.record_view(user, minutes, via="api")
+    return _answer(minutes, user)
 
 
 @minutes_operation("POST", BASE, summary="Start the draft from the meeting's record (secretariat, "
@@ -649,8 +652,10 @@ DOWNLOAD_NOTE = ("An attachment with its SHA-256 in `X-Content-SHA256` (and `Rep
 
 @minutes_operation("GET", "/meetings/<int:meeting_id>/minutes.pdf", summary="The minutes as PDF/A",
                    produces=PDF, errors=(404, 422), query=VERSION_QUERY,
-                   description="Once finalized: the archived file, byte-exact, with every signature so "
-                               "far. A draft is rendered on the fly and marked DỰ THẢO. " + DOWNLOAD_NOTE)
+                   description="Once signed: the archived file, byte-exact, with every signature so "
+                               "far (never watermarked). A draft is rendered on the fly and marked DỰ THẢO. "
+                               "Classified minutes not yet signed carry the reader's watermark (name, "
+                               "organisation, time, secrecy stamp) on every page. " + DOWNLOAD_NOTE)
 def minutes_pdf(user, meeting_id: int):
     return _export(user, meeting_id, "pdf", notice=False)
 

@@ -4,6 +4,14 @@ Entries are written in the same transaction as the change they describe, so a ch
 its record commit or fail together. Appending is serialised (an advisory lock on
 PostgreSQL; SQLite transactions are already exclusive writers here), and the unique
 ``seq`` makes a forked chain impossible even if that lock were bypassed.
+
+``record()`` only remembers the entry; it is chained (numbered, linked to the previous hash)
+and inserted by a ``before_commit`` hook, right before the transaction commits. The lock is
+therefore held from that insert to the commit, not for the rest of the request: under load (the
+meeting day of bench/load.py) every writer queued behind transactions that had taken the lock
+early and were still working, and the connection pools ran dry. The entry's ``seq`` and ``hash``
+are known once the caller has committed (``chained_seq()``). An entry recorded inside a
+savepoint that is rolled back is dropped with it.
 """
 
 from __future__ import annotations
@@ -15,7 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import has_request_context, request
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
+from sqlalchemy.orm import Session, SessionTransaction
 
 from cabinet.audit.models import GENESIS_HASH, AuditEntry
 from cabinet.core.timeutil import utcnow
@@ -25,6 +34,7 @@ log = logging.getLogger("cabinet.audit")
 
 # Arbitrary constant naming our advisory lock on PostgreSQL ("CABINET" in ASCII, truncated).
 _PG_AUDIT_LOCK = 0x434142494E4554
+_PENDING = "cabinet.audit.pending"  # key in Session.info: [(entry, transaction it was recorded in)]
 
 
 def _canonical(entry: AuditEntry) -> bytes:
@@ -63,22 +73,13 @@ def record(
     details: dict[str, Any] | None = None,
     actor_name: str | None = None,
 ) -> AuditEntry:
-    """Append an entry for ``action`` to the trail, in the caller's transaction.
+    """Record an entry for ``action`` in the caller's transaction; it is appended to the trail
+    when the caller commits (and dropped if it rolls back).
 
     ``actor`` is the acting :class:`~cabinet.users.models.User` (None for the system or an
-    unknown person, whose claimed name can go in ``actor_name``). The caller commits.
+    unknown person, whose claimed name can go in ``actor_name``).
     """
-    session = db.session
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
-    last = session.execute(
-        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
-    ).first()
-    at = utcnow()
-    # Microsecond precision is what both databases keep; hash exactly what is stored.
     entry = AuditEntry(
-        seq=(last.seq + 1) if last else 1,
-        at=at,
         actor_id=actor.id if actor is not None else None,
         actor_name=actor.full_name if actor is not None else (actor_name or ""),
         action=action,
@@ -86,18 +87,63 @@ def record(
         object_id=str(object_id) if object_id is not None else None,
         ip=_origin_ip(),
         details=details or {},
-        prev_hash=last.hash if last else GENESIS_HASH,
     )
-    entry.hash = compute_hash(entry)
-    session.add(entry)
-    log.info(
-        json.dumps(
-            {"audit": action, "seq": entry.seq, "actor": entry.actor_id, "hash": entry.hash,
-             "object": f"{object_type}:{entry.object_id}" if object_type else None},
-            ensure_ascii=False,
-        )
-    )
+    session = db.session()
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_PENDING, []).append((entry, transaction))
     return entry
+
+
+def chained_seq(entry: AuditEntry) -> int:
+    """The sequence number an entry got when its transaction committed."""
+    return entry.__dict__["_chained_seq"]
+
+
+@event.listens_for(Session, "before_commit")
+def _append_pending(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    session.flush()  # the change itself first, outside the lock: it may wait for row locks
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
+    last = session.execute(
+        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+    ).first()
+    seq, prev_hash = (last.seq, last.hash) if last else (0, GENESIS_HASH)
+    at = utcnow()  # the moment it enters the trail: times follow the chain's order
+    for entry, _transaction in pending:
+        seq += 1
+        entry.seq, entry.at, entry.prev_hash = seq, at, prev_hash
+        entry.hash = prev_hash = compute_hash(entry)
+        entry.__dict__["_chained_seq"] = seq  # not a mapped attribute: survives expiry at commit
+        session.add(entry)
+        log.info(json.dumps(
+            {"audit": entry.action, "seq": seq, "actor": entry.actor_id, "hash": entry.hash,
+             "object": f"{entry.object_type}:{entry.object_id}" if entry.object_type else None},
+            ensure_ascii=False))
+    session.flush()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    """Entries recorded in the rolled-back transaction (or a savepoint inside it) go with it."""
+    pending = session.info.get(_PENDING)
+    if not pending:
+        return
+
+    def inside(transaction: SessionTransaction | None) -> bool:
+        while transaction is not None:
+            if transaction is previous_transaction:
+                return True
+            transaction = transaction.parent
+        return False
+
+    kept = [(entry, transaction) for entry, transaction in pending if not inside(transaction)]
+    if kept:
+        session.info[_PENDING] = kept
+    else:
+        session.info.pop(_PENDING, None)
 
 
 @dataclass

@@ -16,11 +16,17 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_babel import ngettext
+from flask_login import current_user, login_required
 
-from cabinet.auth import service
+from cabinet.auth import service, sessions
 from cabinet.auth.forms import LoginForm, OtpForm
-from cabinet.auth.web import load_user_from_session_id
+from cabinet.auth.web import (
+    begin_session,
+    end_session,
+    live_browser_session,
+    load_user_from_session_id,
+)
 from cabinet.core.errors import DomainError
 from cabinet.core.timeutil import utcnow
 from cabinet.extensions import limiter
@@ -47,9 +53,7 @@ def _finish_login(user, next_url: str | None):
     service.complete_login(user)
     # A new session for a new login: nothing from before survives (session fixation).
     session.clear()
-    login_user(user)
-    session.permanent = True
-    session["login_at"] = utcnow().isoformat()
+    begin_session(user)  # a server-side session row: logging out ends it even for a copied cookie
     if user.must_change_password:
         flash(_("Please choose a new password before you continue."), "warning")
         return redirect(url_for("account.password"))
@@ -122,7 +126,51 @@ def verify():
 @login_required
 def logout():
     service.record_logout(current_user._get_current_object())
-    logout_user()
-    session.clear()
+    end_session("logout")
     flash(_("You have logged out."), "info")
-    return redirect(url_for("auth.login"))
+    response = redirect(url_for("auth.login"))
+    # Nothing of this account stays on the device: offline copies, queues, the service worker.
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    return response
+
+
+# --- the user's devices (the account page's "Your devices") ---------------------------------------
+
+
+@bp.app_template_global()
+def my_devices() -> list[dict]:
+    """The signed-in user's live browser sessions, for templates/account/_sessions.html: plain
+    words for the browser, the address, the times, and which one is this device."""
+    current = live_browser_session()
+    devices = []
+    for row in sessions.active_sessions(current_user._get_current_object()):
+        browser, system = sessions.describe_user_agent(row.user_agent)
+        if browser and system:
+            label = _("%(browser)s on %(system)s", browser=browser, system=system)
+        else:
+            label = browser or system or _("Unknown browser")
+        devices.append({"id": row.id, "label": label, "ip": row.ip, "created_at": row.created_at,
+                        "last_seen_at": row.last_seen_at,
+                        "current": current is not None and current.id == row.id})
+    return devices
+
+
+@bp.route("/account/sessions/<int:session_id>/revoke", methods=["POST"])
+@login_required
+def revoke_session(session_id: int):
+    """Log out one of one's own devices (another person's session: 404)."""
+    sessions.revoke_own_session(current_user._get_current_object(), session_id)
+    flash(_("That device was logged out."), "success")
+    return redirect(url_for("account.index", _anchor="devices"))
+
+
+@bp.route("/account/sessions/revoke-others", methods=["POST"])
+@login_required
+def revoke_other_sessions():
+    """Log out every device of the user except this one."""
+    current = live_browser_session()
+    count = sessions.revoke_other_sessions(current_user._get_current_object(),
+                                           current.id if current else None)
+    flash(ngettext("%(num)d other device was logged out.", "%(num)d other devices were logged out.",
+                   count), "success")
+    return redirect(url_for("account.index", _anchor="devices"))

@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
 from cabinet.audit import service as audit
+from cabinet.auth import sessions
 from cabinet.auth.models import ApiToken
 from cabinet.auth.passwords import hash_password, needs_rehash, password_problem, verify_password
 from cabinet.core.errors import (
@@ -166,6 +167,7 @@ def change_own_password(user: User, current: str, new: str) -> None:
         raise ValidationError(message, details={"fields": {"new_password": message}})
     user.password_hash = hash_password(new)
     user.must_change_password = False
+    sessions.revoke_all(user, "password_changed")
     user.rotate_session_version()
     revoke_all_tokens(user, commit=False)
     audit.record("user.password_changed", actor=user, object_type="user", object_id=user.id)

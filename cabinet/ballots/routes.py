@@ -43,7 +43,7 @@ from cabinet.documents.models import DOC_TYPE_LABELS, SECRECY_LABELS
 from cabinet.documents.routes import PDF_VIEWER_TEMPLATE, send_content
 from cabinet.documents.service import SECRECY_STAMPS
 from cabinet.extensions import db
-from cabinet.i18n import local
+from cabinet.i18n import local, short_datetime
 from cabinet.meetings.access import cleared_for, is_staff, require_staff
 from cabinet.rules import rules
 from cabinet.users.models import Clearance, Role, User
@@ -319,7 +319,7 @@ def issue(ballot_id: int):
         return _to_view(ballot_id, "issue")
     flash(ngettext("Issued: %(num)d member was notified and may answer until %(when)s.",
                    "Issued: %(num)d members were notified and may answer until %(when)s.",
-                   len(ballot.recipients), when=local(ballot.deadline).strftime("%H:%M %d/%m/%Y")), "success")
+                   len(ballot.recipients), when=short_datetime(ballot.deadline)), "success")
     return _to_view(ballot_id)
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, make_response, render_template, request, session
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from cabinet.core.errors import DomainError, TooManyRequests
@@ -87,6 +89,23 @@ def register_input_guard(app: Flask) -> None:
         return None
 
 
+def busy_locale() -> str:
+    """The request's language without the database (the user's own setting lives there): the
+    session's choice, else the browser's."""
+    from cabinet.i18n import SUPPORTED
+
+    if session.get("lang") in SUPPORTED:
+        return session["lang"]
+    return request.accept_languages.best_match(SUPPORTED) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def server_busy_message() -> str:
+    """What a user is told when every database connection stayed busy (an overload)."""
+    with force_locale(busy_locale()):
+        return _("The server is very busy right now: what you just did may not have been saved. "
+                 "Please try again in a few seconds.")
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
@@ -113,6 +132,31 @@ def register_error_handlers(app: Flask) -> None:
         if exc.code == 405 and exc.valid_methods:
             headers["Allow"] = ", ".join(exc.valid_methods)
         return error_response(exc.code or 500, code, message, headers=headers)
+
+    @app.errorhandler(SQLAlchemyTimeoutError)
+    def _busy(exc: SQLAlchemyTimeoutError):
+        # Every database connection of this process stayed busy for the pool's whole timeout:
+        # an overload, not a bug. Say so, and when to retry, instead of a 500 with a traceback.
+        # Nothing here may touch the database again: not the user (the page's locale, the top
+        # bar), hence the locale from the session or the browser and a page without base.html.
+        app.logger.warning("no database connection free for %s %s: %s", request.method, request.path, exc)
+        from cabinet.extensions import db
+
+        db.session.rollback()
+        locale = busy_locale()
+        with force_locale(locale):
+            message = server_busy_message()
+            if wants_json():
+                response = jsonify({"error": {"code": "server_busy", "message": message}})
+            else:
+                # Straight from the Jinja environment: the context processors would read the user.
+                page = app.jinja_env.get_template("errors/busy.html").render(
+                    message=message, lang=locale,
+                    again=request.full_path if request.method == "GET" else "/")
+                response = make_response(page)
+        response.status_code = 503
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -5,14 +5,26 @@ Thin: every rule (who may, what is refused, what is audited) is in :mod:`cabinet
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from jinja2 import TemplateNotFound
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from cabinet.account.forms import EmptyForm
 from cabinet.core.errors import DomainError
 from cabinet.core.forms import show_service_errors
+from cabinet.core.http import error_response, json_details, wants_json
 from cabinet.documents import service
 from cabinet.documents.forms import RecallForm, UploadForm, VersionForm
 from cabinet.documents.models import SECRECY_LABELS, DocumentStatus
@@ -44,6 +56,29 @@ def _max_upload_mb() -> str:
 
 
 # --- upload ------------------------------------------------------------------------------------
+# The upload forms are sent by static/js/progress.js with XMLHttpRequest (to show a progress bar)
+# asking for JSON: the answers below are then JSON (a redirect to follow, or an error naming the
+# fields), so the script can show the message in the form without losing the chosen file.
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _request_too_large(exc: RequestEntityTooLarge):
+    """A request past ``MAX_CONTENT_LENGTH`` is cut before any view runs: say what the limit is."""
+    return error_response(413, "payload_too_large",
+                          _("The file is larger than the limit of %(mb)s MB.", mb=_max_upload_mb()))
+
+
+def _json_form_errors(form, status: int = 400):
+    """WTForms' refusals (a missing file, an empty title) as the API's error shape."""
+    fields = {name: str(errors[0]) for name, errors in form.errors.items() if errors}
+    return error_response(status, "invalid_form", _("Some fields are missing or not valid."),
+                          json_details({"fields": fields}))
+
+
+def _json_redirect(location: str):
+    """Where the script goes once the upload is stored (the flashed message waits there)."""
+    return jsonify({"redirect": location}), 201
+
 
 
 def _upload_choices(form: UploadForm, me: User, meeting) -> None:
@@ -73,13 +108,18 @@ def new(meeting_id: int):
                 agenda_item_id=form.agenda_item_id.data or None,
                 stream=upload.stream, filename=upload.filename)
         except DomainError as exc:
+            if wants_json():
+                raise  # the error handler answers {"error": {..., "details": {"fields": [...]}}}
             show_service_errors(form, exc)
             status = exc.status
         else:
             flash(_("Document uploaded as a draft: only the secretariat sees it until it is published."),
                   "success")
-            return redirect(url_for("documents.view", document_id=document.id))
+            location = url_for("documents.view", document_id=document.id)
+            return _json_redirect(location) if wants_json() else redirect(location)
     elif request.method == "POST":
+        if wants_json():
+            return _json_form_errors(form)
         status = 400
     return render_template("documents/upload.html", form=form, meeting=meeting,
                            max_mb=_max_upload_mb()), status
@@ -148,16 +188,20 @@ def add_version(document_id: int):
     document = service.get_document(me, document_id)
     form = VersionForm()
     if not form.validate_on_submit():
+        if wants_json():
+            return _json_form_errors(form)
         return _render_view(document, version_form=form, status=400)
     try:
         version = service.add_version(me, document.id, stream=form.file.data.stream,
                                       filename=form.file.data.filename)
     except DomainError as exc:
-        if exc.status in (403, 404):
+        if exc.status in (403, 404) or wants_json():
             raise
         show_service_errors(form, exc)
         return _render_view(service.get_document(me, document_id), version_form=form, status=exc.status)
     flash(_("Version %(n)d uploaded; it is now the current version.", n=version.number), "success")
+    if wants_json():
+        return _json_redirect(url_for("documents.view", document_id=document.id))
     return _back_to(document.id)
 
 

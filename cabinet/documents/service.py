@@ -59,7 +59,7 @@ from cabinet.documents.models import (
     DocumentVersion,
     Urgency,
 )
-from cabinet.documents.watermark import Watermark, watermark_pdf
+from cabinet.documents.watermark import Watermark, reader_mark, watermark_pdf
 from cabinet.extensions import db
 from cabinet.meetings.access import can_see_meeting, cleared_for, get_meeting, is_staff, require_staff
 from cabinet.meetings.models import AgendaItem, DeputyStatus, Meeting, MeetingStatus, Participant
@@ -294,11 +294,7 @@ def attach_file(content: Content, sha: str, mark: Watermark | None) -> None:
 
 def mark_for(user: User, document) -> Watermark:
     """The watermark of a classified document for its reader: stamp, name, organisation, time."""
-    from cabinet.i18n import local
-
-    return Watermark(stamp=SECRECY_STAMPS[document.secrecy_enum], viewer=user.full_name,
-                     organisation=user.organisation or "",
-                     moment=local(utcnow()).strftime("%H:%M:%S %d/%m/%Y"))
+    return reader_mark(user, SECRECY_STAMPS[document.secrecy_enum])
 
 
 def end_read_transaction() -> None:

@@ -206,3 +206,20 @@ def watermark_pdf(source: Path | BinaryIO, out: BinaryIO, mark: Watermark) -> in
         page[NameObject("/Contents")] = contents
     writer.write(out)
     return len(pages)
+
+
+def reader_mark(reader, stamp: str) -> Watermark:
+    """The watermark for ``reader`` (a User) now: ``stamp``, their name and organisation, and the
+    local time. One place for documents and minutes alike, so both read the same."""
+    from cabinet.core.timeutil import utcnow
+    from cabinet.i18n import local
+
+    return Watermark(stamp=stamp, viewer=reader.full_name, organisation=reader.organisation or "",
+                     moment=local(utcnow()).strftime("%H:%M:%S %d/%m/%Y"))
+
+
+def watermark_bytes(data: bytes, mark: Watermark) -> bytes:
+    """``data`` (a PDF held in memory, such as rendered minutes) with ``mark`` on every page."""
+    out = io.BytesIO()
+    watermark_pdf(io.BytesIO(data), out, mark)
+    return out.getvalue()

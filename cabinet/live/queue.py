@@ -52,6 +52,15 @@ class CabinetRedisManager(socketio.RedisManager):
                 return receivers
         return None
 
+    def _handle_close_room(self, message):
+        # Run in every process (this one included) for each close_room: closing a meeting
+        # membership room also takes its sockets out of the meeting's room, so a participant
+        # removed through another process stops hearing the room (cabinet.live.events).
+        from cabinet.live.events import leave_with_member_room
+
+        leave_with_member_room(self, message.get("room"), message.get("namespace") or "/")
+        super()._handle_close_room(message)
+
     def _redis_listen_with_retries(self):
         module = self._get_redis_module()
         wait = LISTEN_RETRY_FIRST_SECONDS

@@ -20,6 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cabinet.audit import service as audit
+from cabinet.audit.models import AuditEntry
 from cabinet.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from cabinet.core.timeutil import utcnow
 from cabinet.core.types import MAX_ID
@@ -575,18 +576,18 @@ def cast_vote(actor: User, vote_id: int, choice: str, receipt: str | None = None
     entry = audit.record("vote.cast", actor=actor, object_type="vote", object_id=vote.id,
                          details={} if vote.secret else {"choice": choice})
     return _commit_cast(meeting_id, vote, CastResult(vote, choice, changed=False, receipt=new_receipt),
-                        entry.seq)
+                        entry)
 
 
-def _commit_cast(meeting_id: int, vote: Vote, result: CastResult, revision: int) -> CastResult:
-    """Commit, then send the room the tally. ``revision`` (the audit entry's sequence number,
+def _commit_cast(meeting_id: int, vote: Vote, result: CastResult, entry: AuditEntry) -> CastResult:
+    """Commit, then send the room the tally. Its revision (the audit ``entry``'s sequence number,
     given out in commit order under the audit lock) lets a tablet drop a tally that arrives after
     a newer one: under load two casts' broadcasts may overtake each other."""
     vote_id, secret, status, eligible, keys = (vote.id, vote.secret, vote.status, vote.eligible_count,
                                                vote.option_keys)
     db.session.commit()
     broadcast.vote_tally(meeting_id, vote_id, secret=secret, status=status, eligible=eligible,
-                         option_keys=keys, revision=revision)
+                         option_keys=keys, revision=audit.chained_seq(entry))
     return result
 
 
@@ -619,7 +620,7 @@ def _change_ballot(actor: User, meeting_id: int, vote: Vote, ballot: VoteBallot,
     entry = audit.record("vote.changed", actor=actor, object_type="vote", object_id=vote.id,
                          details={} if vote.secret else {"from": previous, "choice": choice})
     return _commit_cast(meeting_id, vote, CastResult(vote, choice, changed=True, receipt=new_receipt),
-                        entry.seq)
+                        entry)
 
 
 def decide(vote: Vote, tally: dict[str, int], chair_choice: str | None) -> tuple[Outcome, dict]:

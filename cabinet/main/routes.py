@@ -30,9 +30,13 @@ def home():
     ballots = [b for b in ballots_service.visible_ballots(me, status="open") if b.is_recipient(me.id)]
     answered = ballots_service.answered_ballot_ids(me, [b.id for b in ballots])
     ballots.sort(key=lambda b: (b.deadline <= now, b.id in answered, b.deadline))
+    from cabinet.notifications import service as notifications_service
+    from cabinet.notifications.forms import GROUP_NAMES
+
     return render_template("main/home.html", user=me, upcoming=upcoming, to_answer=to_answer,
                            unread=documents_service.unread_documents(me)[:10],
-                           is_staff=access.is_staff(me), ballots=ballots, answered=answered, now=now)
+                           is_staff=access.is_staff(me), ballots=ballots, answered=answered, now=now,
+                           notice_counts=notifications_service.unread_by_group(me), notice_groups=GROUP_NAMES)
 
 
 @bp.route("/search")

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, func, or_, select
 
 from cabinet.audit import service as audit
+from cabinet.core import signals
 from cabinet.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from cabinet.core.timeutil import utcnow
 from cabinet.core.types import MAX_ID
@@ -141,6 +142,8 @@ def create_meeting(actor: User, data: MeetingData) -> Meeting:
                  details={"title": meeting.title, "starts_at": meeting.starts_at.isoformat(),
                           "participants": len(meeting.participants)})
     db.session.commit()
+    # Told after the commit (cabinet.notifications.handlers writes the notifications).
+    signals.meeting_invited.send(actor, meeting_id=meeting.id, user_ids=list(data.participants))
     return meeting
 
 
@@ -152,6 +155,7 @@ def update_meeting(actor: User, meeting_id: int, data: MeetingData) -> Meeting:
     access.require_staff(actor)
     meeting = access.get_meeting(actor, meeting_id)
     _refuse_if_cancelled(meeting)
+    had_access = _with_access(meeting)
     values = _clean_meeting(data)
     changes = {k: [_plain(getattr(meeting, k)), _plain(v)] for k, v in values.items()
                if getattr(meeting, k) != v}
@@ -163,11 +167,46 @@ def update_meeting(actor: User, meeting_id: int, data: MeetingData) -> Meeting:
     if participant_changes:
         changes["participants"] = participant_changes
         meeting.ical_sequence += 1
+    lost = _lost_access(meeting, had_access)
     if changes:
+        details = {"changes": changes, **({"access_withdrawn": lost} if lost else {})}
         audit.record("meeting.updated", actor=actor, object_type="meeting", object_id=meeting.id,
-                     details={"changes": changes})
+                     details=details)
     db.session.commit()
+    _tell_removed(actor, meeting.id, lost)
+    moved = {k: v for k, v in changes.items() if k in _NOTIFIED_FIELDS}
+    if moved:
+        signals.meeting_changed.send(actor, meeting_id=meeting.id, changes=moved,
+                                     newly_invited=participant_changes.get("added", []))
+    if participant_changes.get("added"):
+        signals.meeting_invited.send(actor, meeting_id=meeting.id, user_ids=participant_changes["added"])
     return meeting
+
+
+# What participants are told about when it changes (the notification says old → new).
+_NOTIFIED_FIELDS = ("starts_at", "ends_at", "place", "online_url")
+
+
+def _with_access(meeting: Meeting) -> set[int]:
+    """Who may open the meeting as a participant: its participants and their approved deputies."""
+    return {p.user_id for p in meeting.participants} | {
+        p.deputy_id for p in meeting.participants
+        if p.deputy_id is not None and p.deputy_status == DeputyStatus.APPROVED}
+
+
+def _lost_access(meeting: Meeting, had_access: set[int]) -> list[int]:
+    """Who had access before the change (``had_access``) and no longer has it. The secretariat
+    still sees every meeting, so taking one of them off the list closes nothing."""
+    gone = had_access - _with_access(meeting)
+    return sorted(uid for uid in gone
+                  if (user := db.session.get(User, uid)) is None or not access.can_see_meeting(user, meeting))
+
+
+def _tell_removed(actor: User, meeting_id: int, user_ids: list[int]) -> None:
+    """After the commit: the people who lost access leave the meeting's room (their open tablets
+    stop receiving its votes, agenda and documents) and are told so."""
+    if user_ids:
+        signals.participant_removed.send(actor, meeting_id=meeting_id, user_ids=user_ids)
 
 
 def _plain(value):
@@ -205,6 +244,7 @@ def cancel_meeting(actor: User, meeting_id: int, reason: str) -> Meeting:
     audit.record("meeting.cancelled", actor=actor, object_type="meeting", object_id=meeting.id,
                  details={"reason": meeting.cancel_reason})
     db.session.commit()
+    signals.meeting_cancelled.send(actor, meeting_id=meeting.id)
     return meeting
 
 
@@ -269,6 +309,7 @@ def respond(actor: User, meeting_id: int, *, attending: bool, reason: str = "",
         raise ValidationError(_("This meeting was cancelled."))
     if meeting.ends_at < utcnow():
         raise ValidationError(_("This meeting is over."))
+    had_access = _with_access(meeting)
     reason = (reason or "").strip()
     if attending:
         participant.attendance = Attendance.CONFIRMED.value
@@ -298,10 +339,14 @@ def respond(actor: User, meeting_id: int, *, attending: bool, reason: str = "",
             participant.deputy_id = None
             participant.deputy_status = None
     participant.responded_at = utcnow()
+    # A member who withdraws an approved deputy (attending after all, or sending someone else)
+    # takes that deputy off the meeting.
+    lost = _lost_access(meeting, had_access)
     audit.record("meeting.attendance", actor=actor, object_type="meeting", object_id=meeting.id,
                  details={"attendance": participant.attendance, "reason": participant.absence_reason,
-                          "deputy_id": participant.deputy_id})
+                          "deputy_id": participant.deputy_id, **({"access_withdrawn": lost} if lost else {})})
     db.session.commit()
+    _tell_removed(actor, meeting.id, lost)
     return participant
 
 
@@ -330,12 +375,16 @@ def decide_deputy(actor: User, meeting_id: int, participant_id: int, approve: bo
     participant = next((p for p in meeting.participants if p.id == participant_id), None)
     if participant is None or participant.deputy_id is None:
         raise NotFound(_("No deputy is waiting for a decision here."))
+    had_access = _with_access(meeting)
     participant.deputy_status = (DeputyStatus.APPROVED if approve else DeputyStatus.REJECTED).value
     participant.deputy_decided_at = utcnow()
+    lost = _lost_access(meeting, had_access)  # an approved deputy rejected after all
     audit.record("meeting.deputy_approved" if approve else "meeting.deputy_rejected", actor=actor,
                  object_type="meeting", object_id=meeting.id,
-                 details={"member_id": participant.user_id, "deputy_id": participant.deputy_id})
+                 details={"member_id": participant.user_id, "deputy_id": participant.deputy_id,
+                          **({"access_withdrawn": lost} if lost else {})})
     db.session.commit()
+    _tell_removed(actor, meeting.id, lost)
     return participant
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, send_file, url_for
@@ -64,6 +65,24 @@ def _check_form() -> None:
 
 def _to_page(meeting_id: int, anchor: str | None = None, **args):
     return redirect(url_for("minutes.page", meeting_id=meeting_id, _anchor=anchor, **args))
+
+
+def _act(minutes_id: int, action: Callable[[User, int], object], success: str, anchor: str | None = None):
+    """An action with nothing to fill in (a button): check the form, ``action(me, minutes_id)``,
+    then back to the page with ``success`` or the refusal's message. Forbidden and not found stay
+    errors pages: the page itself would refuse them too."""
+    _check_form()
+    me = _me()
+    meeting_id = service.get(me, minutes_id).meeting_id
+    try:
+        action(me, minutes_id)
+    except DomainError as exc:
+        if exc.status in (403, 404):
+            raise
+        flash(exc.message, "error")
+    else:
+        flash(success, "success")
+    return _to_page(meeting_id, anchor)
 
 
 def _field_errors(exc: DomainError) -> dict[str, str]:
@@ -189,6 +208,8 @@ def _render(meeting_id: int, *, status: int = 200, form: MinutesForm | None = No
                   and keys.organisation_configured()
                   and minutes.signature_for(SignatureRole.ORGANISATION) is None),
         item_errors={k: v for k, v in (errors or {}).items() if k.startswith("items.")})
+    if request.method == "GET":  # a read (not a form shown again with its errors)
+        service.record_view(me, minutes, via="page")
     return render_template("minutes/page.html", **context), status
 
 
@@ -316,35 +337,15 @@ def autosave(minutes_id: int):
 @bp.route("/minutes/<int:minutes_id>/refresh", methods=["POST"])
 @login_required
 def refresh(minutes_id: int):
-    _check_form()
-    minutes = service.get(_me(), minutes_id)
-    meeting_id = minutes.meeting_id
-    try:
-        service.refresh_from_record(_me(), minutes_id)
-    except DomainError as exc:
-        if exc.status in (403, 404):
-            raise
-        flash(exc.message, "error")
-    else:
-        flash(_("Conclusions given in the meeting room were added where yours were empty."), "success")
-    return _to_page(meeting_id, "editor")
+    return _act(minutes_id, service.refresh_from_record,
+                _("Conclusions given in the meeting room were added where yours were empty."), "editor")
 
 
 @bp.route("/minutes/<int:minutes_id>/review", methods=["POST"])
 @login_required
 def request_review(minutes_id: int):
-    _check_form()
-    minutes = service.get(_me(), minutes_id)
-    meeting_id = minutes.meeting_id
-    try:
-        service.request_review(_me(), minutes_id)
-    except DomainError as exc:
-        if exc.status in (403, 404):
-            raise
-        flash(exc.message, "error")
-    else:
-        flash(_("The participants were invited to read the draft and comment on it."), "success")
-    return _to_page(meeting_id, "actions")
+    return _act(minutes_id, service.request_review,
+                _("The participants were invited to read the draft and comment on it."), "actions")
 
 
 @bp.route("/minutes/<int:minutes_id>/finalize", methods=["POST"])
@@ -376,18 +377,8 @@ def finalize(minutes_id: int):
 @bp.route("/minutes/<int:minutes_id>/reopen", methods=["POST"])
 @login_required
 def reopen(minutes_id: int):
-    _check_form()
-    minutes = service.get(_me(), minutes_id)
-    meeting_id = minutes.meeting_id
-    try:
-        service.reopen(_me(), minutes_id)
-    except DomainError as exc:
-        if exc.status in (403, 404):
-            raise
-        flash(exc.message, "error")
-    else:
-        flash(_("The minutes are a draft again: edit them, then finalize again."), "success")
-    return _to_page(meeting_id)
+    return _act(minutes_id, service.reopen,
+                _("The minutes are a draft again: edit them, then finalize again."))
 
 
 # --- review comments -----------------------------------------------------------------------------
@@ -464,18 +455,7 @@ def sign(minutes_id: int):
 @bp.route("/minutes/<int:minutes_id>/seal", methods=["POST"])
 @login_required
 def seal(minutes_id: int):
-    _check_form()
-    minutes = service.get(_me(), minutes_id)
-    meeting_id = minutes.meeting_id
-    try:
-        service.sign_as_organisation(_me(), minutes_id)
-    except DomainError as exc:
-        if exc.status in (403, 404):
-            raise
-        flash(exc.message, "error")
-    else:
-        flash(_("The organisation's signature was added."), "success")
-    return _to_page(meeting_id)
+    return _act(minutes_id, service.sign_as_organisation, _("The organisation's signature was added."))
 
 
 @bp.route("/meetings/<int:meeting_id>/minutes/versions", methods=["POST"])

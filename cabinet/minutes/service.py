@@ -42,7 +42,8 @@ from cabinet.core.errors import (
 from cabinet.core.scanning import scan_bytes, throttle_upload
 from cabinet.core.timeutil import as_utc, utcnow
 from cabinet.core.types import MAX_ID
-from cabinet.documents.service import end_read_transaction
+from cabinet.documents.service import SECRECY_STAMPS, end_read_transaction
+from cabinet.documents.watermark import Watermark, reader_mark, watermark_bytes
 from cabinet.extensions import db
 from cabinet.live import service as live
 from cabinet.meetings import access
@@ -625,34 +626,63 @@ class Export:
     sha256: str
 
 
+def record_view(actor: User, minutes: Minutes, *, via: str) -> None:
+    """Audit that ``actor`` read ``minutes`` (a version they may read), ``via`` the page or the
+    API, as reading a document is: who, which version, at what secrecy. Every read, as for
+    documents (``document.viewed``): the trail of a classified text is not sampled."""
+    audit.record("minutes.viewed", actor=actor, object_type="minutes", object_id=minutes.id,
+                 details={"meeting_id": minutes.meeting_id, "version": minutes.version,
+                          "status": minutes.status, "secrecy": minutes.secrecy, "via": via})
+    db.session.commit()
+
+
+def _reader_mark(actor: User, minutes: Minutes) -> Watermark | None:
+    """The reader's watermark for a PDF of classified minutes (D14, as classified documents);
+    None when the minutes are not classified."""
+    if minutes.secrecy == Clearance.NONE:
+        return None
+    return reader_mark(actor, SECRECY_STAMPS[Clearance(minutes.secrecy)])
+
+
 def export(actor: User, minutes_id: int, fmt: str, *, notice: bool = False) -> Export:
     """The minutes (or the conclusion notice) as PDF or DOCX; every export is audited.
 
-    The minutes' PDF of a finalized version is the archived file, byte-exact (with every signature
-    so far); a draft is rendered on the fly and says DỰ THẢO on every page.
+    The minutes' PDF of a version that carries signatures is the archived file, byte-exact (with
+    every signature so far): never watermarked, or the signatures would break. A draft is rendered
+    on the fly and says DỰ THẢO on every page. The PDF of classified minutes not yet signed (a
+    draft, a finalized version awaiting its first signature, the conclusion notice) carries the
+    reader's watermark on every page, as a classified document does.
     """
     if fmt not in ("pdf", "docx"):
         raise ValidationError(_("Unknown format: ask for pdf or docx."))
     minutes = get(actor, minutes_id)
     kind = "notice" if notice else "minutes"
     stored = None if notice or fmt != "pdf" else (minutes.signed_sha256 or minutes.pdf_sha256)
+    signed = stored is not None and minutes.signed_sha256 is not None
+    mark = _reader_mark(actor, minutes) if fmt == "pdf" and not signed else None
     data = None
     if stored is None:
         data = record.notice_data(minutes) if notice else record.minutes_data(minutes)
     number, version = minutes.number, minutes.version
-    audit_details = {"format": fmt, "kind": kind, "version": version, "status": minutes.status}
-    if stored is not None:
+    audit_details = {"format": fmt, "kind": kind, "version": version, "status": minutes.status,
+                     "secrecy": minutes.secrecy, "watermarked": mark is not None}
+    if stored is not None and mark is None:
         content = blob_store().read(stored)
         audit.record("minutes.exported", actor=actor, object_type="minutes", object_id=minutes.id,
                      details={**audit_details, "sha256": stored})
         db.session.commit()
     else:
-        end_read_transaction()
-        if notice:
+        end_read_transaction()  # rendering and watermarking take a while
+        if stored is not None:
+            content = blob_store().read(stored)
+        elif notice:
             content = documents.notice_docx(data) if fmt == "docx" else documents.notice_pdf(data)
         else:
             content = documents.minutes_docx(data) if fmt == "docx" else documents.minutes_pdf(data)[0]
-        digest = hashlib.sha256(content).hexdigest()
+        digest = stored or hashlib.sha256(content).hexdigest()  # of the text, before the watermark
+        if mark is not None:
+            content = watermark_bytes(content, mark)
+        get(actor, minutes_id)  # access again, in the transaction that audits the read
         audit.record("minutes.exported", actor=actor, object_type="minutes", object_id=minutes_id,
                      details={**audit_details, "sha256": digest})
         db.session.commit()
@@ -667,8 +697,10 @@ def signed_file(actor: User, signature_id: int) -> Export:
     if signature is None:
         raise NotFound(_("No such signed file."))
     minutes = get(actor, signature.minutes_id)
+    # Byte-exact, never watermarked: the file is what was signed.
     audit.record("minutes.exported", actor=actor, object_type="minutes", object_id=minutes.id,
                  details={"format": "pdf", "kind": "signed_file", "signature_id": signature.id,
+                          "version": minutes.version, "secrecy": minutes.secrecy, "watermarked": False,
                           "sha256": signature.sha256})
     db.session.commit()
     name = documents.filename("minutes", minutes.number, minutes.version, "pdf")

@@ -16,20 +16,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Literal
 
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import event, func, select, update
+from sqlalchemy import event, func, or_, select, update
 from sqlalchemy.orm import Session, SessionTransaction
 
+from cabinet.audit import service as audit
 from cabinet.core.errors import NotFound
 from cabinet.core.timeutil import utcnow
 from cabinet.core.types import MAX_ID
 from cabinet.extensions import db, socketio
 from cabinet.notifications import mail
-from cabinet.notifications.models import Notification
+from cabinet.notifications.models import Notification, NotificationPreference
 from cabinet.users.models import User
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,88 @@ class _Delivery:
     email: bool
 
 
+# --- groups and e-mail preferences ---------------------------------------------------------------------
+
+#: The groups a user chooses e-mail for, and the kinds (by their first part) in each.
+GROUPS: dict[str, tuple[str, ...]] = {
+    "meetings": ("meeting",),
+    "documents": ("documents", "document"),
+    "ballots": ("ballot",),
+    "minutes": ("minutes",),
+}
+
+#: Kinds whose e-mail goes out whatever the preference. Both ask something of the reader that
+#: cannot wait for their next visit: only the person told can sign the minutes (the legal record
+#: of the meeting waits on them, D11), and a member not told of a cancellation travels to a meeting
+#: that does not happen. Everything else can wait in the app.
+MANDATORY_EMAIL = frozenset({"minutes.sign", "meeting.cancelled"})
+
+
+def group_of(kind: str) -> str | None:
+    """The preference group of a notification kind (``meeting.changed`` → ``meetings``), or None
+    for a kind outside every group (its e-mail always goes, as before preferences existed)."""
+    head = kind.split(".", 1)[0]
+    return next((group for group, heads in GROUPS.items() if head in heads), None)
+
+
+def _kind_filter(group: str):
+    return or_(*(Notification.kind.like(f"{head}.%") for head in GROUPS[group]))
+
+
+def preferences_for(user_id: int) -> dict[str, bool]:
+    """The user's e-mail choice per group; every group is on until they turn it off."""
+    row = db.session.get(NotificationPreference, user_id)
+    return {group: (getattr(row, group) if row is not None else True) for group in GROUPS}
+
+
+def set_preferences(user: User, choices: dict[str, bool]) -> dict[str, bool]:
+    """Change the user's own e-mail preferences (only theirs: the user is the one acting) and
+    record the change in the audit trail; returns the new preferences. Unknown groups are refused."""
+    unknown = set(choices) - set(GROUPS)
+    if unknown:
+        raise ValueError(f"unknown notification groups: {sorted(unknown)}")
+    before = preferences_for(user.id)
+    row = db.session.get(NotificationPreference, user.id)
+    if row is None:
+        row = NotificationPreference(user_id=user.id)
+        db.session.add(row)
+    for group in GROUPS:
+        setattr(row, group, bool(choices.get(group, before[group])))
+    after = {group: getattr(row, group) for group in GROUPS}
+    changed = {group: [before[group], after[group]] for group in GROUPS if before[group] != after[group]}
+    if changed:
+        audit.record("account.notification_preferences", actor=user, object_type="user",
+                     object_id=user.id, details={"email": changed})
+    db.session.commit()
+    return after
+
+
+def _wants_email(kind: str, preferences: dict[str, bool]) -> bool:
+    if kind in MANDATORY_EMAIL:
+        return True
+    group = group_of(kind)
+    return group is None or preferences.get(group, True)
+
+
+def _email_recipients(user_ids: list[int], kind: str) -> set[int]:
+    """Of these users, those whose e-mail copy of ``kind`` is due: active, with an address, and
+    wanting it (their preference, or a mandatory kind)."""
+    users = {uid: (email, active) for uid, email, active in db.session.execute(
+        select(User.id, User.email, User.active).where(User.id.in_(user_ids)))}
+    rows = {row.user_id: row for row in db.session.scalars(
+        select(NotificationPreference).where(NotificationPreference.user_id.in_(user_ids)))}
+    due = set()
+    for uid in user_ids:
+        email, active = users.get(uid, (None, False))
+        if not email or not active:
+            continue
+        row = rows.get(uid)
+        preferences = {g: (getattr(row, g) if row is not None else True) for g in GROUPS}
+        if _wants_email(kind, preferences):
+            due.add(uid)
+    return due
+
+
 # --- writing -------------------------------------------------------------------------------------------
 
 
@@ -53,20 +137,24 @@ def notify(user_ids: Iterable[int], *, kind: str, title: str, body: str = "", ur
            email: bool = True) -> list[Notification]:
     """Add a notification for each user (once per user) to the current transaction; the caller
     commits. After the commit each user's open sockets get ``notification.new`` and, when
-    ``email`` is true, an e-mail copy is queued for those who have an address."""
+    ``email`` is true and the user's preferences allow it (:data:`MANDATORY_EMAIL` kinds always
+    do), an e-mail copy is queued for those who have an address. The row keeps ``email_due``, so
+    a copy whose job was lost (job queue down) is queued again by the outbox."""
     if url and (not url.startswith("/") or url.startswith("//")):
         raise ValueError("a notification's url is a path inside the app, e.g. /ballots/7")
     ids = list(dict.fromkeys(user_ids))
     if not ids:
         return []
     now = utcnow()
-    rows = [Notification(user_id=uid, kind=kind, title=title[:500], body=body, url=url, created_at=now)
+    mailed = _email_recipients(ids, kind) if email else set()
+    rows = [Notification(user_id=uid, kind=kind, title=title[:500], body=body, url=url, created_at=now,
+                         email_due=uid in mailed)
             for uid in ids]
     db.session.add_all(rows)
     db.session.flush()
     counts = _unread_counts(ids)
     pending = db.session.info.setdefault(_PENDING, [])
-    pending.extend(_Delivery(row.user_id, row.id, payload(row, counts.get(row.user_id, 0)), email)
+    pending.extend(_Delivery(row.user_id, row.id, payload(row, counts.get(row.user_id, 0)), row.email_due)
                    for row in rows)
     return rows
 
@@ -76,6 +164,13 @@ def payload(notification: Notification, unread: int) -> dict:
     return {"id": notification.id, "kind": notification.kind, "title": notification.title,
             "body": notification.body, "url": notification.url,
             "created_at": notification.created_at.isoformat(), "unread": unread}
+
+
+def item_json(notification: Notification) -> dict:
+    """One notification as the bell's panel and the API show it."""
+    return {"id": notification.id, "kind": notification.kind, "group": group_of(notification.kind),
+            "title": notification.title, "body": notification.body, "url": notification.url,
+            "created_at": notification.created_at.isoformat(), "read": not notification.unread}
 
 
 def _unread_counts(user_ids: list[int]) -> dict[int, int]:
@@ -133,12 +228,32 @@ def unread_count(user: User) -> int:
         Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
 
 
-def list_for(user: User, limit: int = 50) -> list[Notification]:
-    """The user's own notifications, newest first. Marks nothing as read."""
+def list_for(user: User, limit: int = 50, *, unread_only: bool = False,
+             group: str | None = None) -> list[Notification]:
+    """The user's own notifications, newest first; only the unread ones, or one group's, when
+    asked. Marks nothing as read."""
     limit = max(1, min(limit, MAX_LIST))
-    return list(db.session.scalars(select(Notification).where(Notification.user_id == user.id)
-                                   .order_by(Notification.created_at.desc(), Notification.id.desc())
+    stmt = select(Notification).where(Notification.user_id == user.id)
+    if unread_only:
+        stmt = stmt.where(Notification.read_at.is_(None))
+    if group is not None:
+        if group not in GROUPS:
+            raise ValueError(f"unknown notification group {group!r}")
+        stmt = stmt.where(_kind_filter(group))
+    return list(db.session.scalars(stmt.order_by(Notification.created_at.desc(), Notification.id.desc())
                                    .limit(limit)))
+
+
+def unread_by_group(user: User) -> dict[str, int]:
+    """How many unread notifications the user has in each group (the home page's counts)."""
+    counts = dict.fromkeys(GROUPS, 0)
+    rows = db.session.execute(select(Notification.kind, func.count(Notification.id)).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None)).group_by(Notification.kind))
+    for kind, count in rows:
+        group = group_of(kind)
+        if group is not None:
+            counts[group] += count
+    return counts
 
 
 def mark_read(user: User, which: int | Literal["all"]) -> int:
@@ -189,12 +304,14 @@ def email_copy(notification_id: int) -> bool:
         mail.log_disabled_once()
         return False
     notification = db.session.get(Notification, notification_id)
-    if notification is None or notification.emailed_at is not None:
+    if notification is None or notification.emailed_at is not None or not notification.email_due:
         db.session.rollback()
         return False
     user = db.session.get(User, notification.user_id)
     if user is None or not user.email or not user.active:
-        db.session.rollback()
+        # Nobody to write to (the address was removed since): the outbox stops asking.
+        notification.email_due = False
+        db.session.commit()
         return False
     with force_locale(user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
         message = mail.compose(settings, to=(user.full_name, user.email), subject=notification.title,
@@ -215,3 +332,26 @@ def _email_body(notification: Notification) -> str:
         parts += [_("Open it in e-Cabinet:"), current_app.config["CABINET_BASE_URL"] + notification.url, ""]
     parts += ["-- ", _("This message was sent by e-Cabinet. Do not reply to it; answer in e-Cabinet.")]
     return "\n".join(parts) + "\n"
+
+
+# --- the outbox: e-mail copies whose job was lost ------------------------------------------------------
+
+
+def unsent_emails(now: datetime | None = None, *, limit: int = 100) -> list[int]:
+    """Notifications whose e-mail copy is due but not sent, written between
+    ``CABINET_EMAIL_OUTBOX_MAX_AGE_HOURS`` and ``CABINET_EMAIL_OUTBOX_DELAY_MINUTES`` ago, oldest
+    first, at most ``limit``: their job was lost (the job queue was down when they were written)
+    or gave up (the mail server was down for all its retries). Sending stays exactly once:
+    :func:`email_copy` checks ``emailed_at``. Nothing when e-mail is off."""
+    if mail.settings_from(current_app.config) is None:
+        return []
+    now = now or utcnow()
+    config = current_app.config
+    newest = now - timedelta(minutes=config["CABINET_EMAIL_OUTBOX_DELAY_MINUTES"])
+    oldest = now - timedelta(hours=config["CABINET_EMAIL_OUTBOX_MAX_AGE_HOURS"])
+    ids = list(db.session.scalars(
+        select(Notification.id).where(Notification.email_due.is_(True), Notification.emailed_at.is_(None),
+                                      Notification.created_at <= newest, Notification.created_at >= oldest)
+        .order_by(Notification.id).limit(max(1, limit))))
+    db.session.rollback()  # end the read transaction (SQLite)
+    return ids

@@ -279,6 +279,7 @@ export class Annotator {
     const ids = new Set(this.queue.map((e) => e.id));
     this.el.pending.hidden = ids.size === 0;
     this.el.pending.textContent = ids.size ? fmt(this.data.msgPending, { n: ids.size }) : "";
+    document.dispatchEvent(new CustomEvent("cabinet:pending")); // the top bar's count (offline.js)
   }
 
   async flush(now = false) {
@@ -481,8 +482,9 @@ export class Annotator {
   layerFor(page) {
     let layer = page.div.querySelector(":scope > .annot-layer");
     if (!layer) {
-      layer = svg("svg", { class: "annot-layer", "data-pdfv-keep": "", preserveAspectRatio: "none",
-        "aria-hidden": "true" });
+      // Not aria-hidden: the note pins in it are buttons a keyboard reaches (axe aria-hidden-focus);
+      // the ink and highlight shapes have no name and are skipped by screen readers.
+      layer = svg("svg", { class: "annot-layer", "data-pdfv-keep": "", preserveAspectRatio: "none" });
       layer.dataset.page = String(page.num);
       this.bindDrawing(layer, page);
       page.div.append(layer);

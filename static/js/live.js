@@ -172,10 +172,25 @@ class LiveRoom {
     const events = ["meeting.state", "attendance.changed", "agenda.current", "agenda.item", "speaker.queue",
       "vote.opened", "vote.tally", "vote.closed", "documents.changed", "document.recalled"];
     for (const name of events) socket.on(name, (payload) => this.receive(name, payload));
+    socket.on("meeting.removed", (payload) => this.removedFromMeeting(payload));
     if (socket.connected) this.join();
   }
 
+  /** Taken off the meeting (or a deputy withdrawn): the server has taken this socket out of the
+   * room. Say so, and stop the room: no state, no controls, no re-joining on reconnect. */
+  removedFromMeeting(payload) {
+    if (!payload || payload.meeting_id !== this.meetingId) return;
+    this.removed = true;
+    this.state = null;
+    this.buffer = [];
+    for (const node of this.root.querySelectorAll("button, input, select, textarea")) node.disabled = true;
+    delete this.root.dataset.joined;
+    this.root.dataset.removed = "true";
+    this.say(this.T.removed, "error");
+  }
+
   join() {
+    if (this.removed) return;
     this.joining = true;
     this.buffer = [];
     this.socket.timeout(ACK_TIMEOUT_MS).emit("meeting.join", { meeting_id: this.meetingId }, (err, ack) => {
@@ -734,8 +749,10 @@ class LiveRoom {
             p.user.title].filter(Boolean).join(" · ") })),
         this.button(p.present ? `✓ ${this.T.present}` : this.T.absent, "mark", {
           cls: `btn btn-toggle${p.present ? " is-on" : ""}`, key: `mark-${p.user.id}`,
-          data: { user: p.user.id, present: !p.present }, pressed: p.present, disabled: ended,
-          label: fmt(this.T.mark_present, { name: p.user.full_name }),
+          // The name starts with what the button shows (WCAG 2.5.3, label in name): the state,
+          // then whose it is; pressing it switches the state.
+          data: { user: p.user.id, present: !p.present }, disabled: ended,
+          label: `${p.present ? this.T.present : this.T.absent} — ${p.user.full_name}`,
         }));
     })));
 
