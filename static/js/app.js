@@ -25,6 +25,15 @@ function closeRecalledDocument(event) {
   }
 }
 
+// Set once the logout form is submitted (offline.js may hold the post back to flush the queue).
+let loggingOut = false;
+document.addEventListener("submit", (event) => {
+  if (event.target instanceof HTMLFormElement && event.target.matches("form[data-offline-logout]")) {
+    loggingOut = true;
+  }
+}, true);
+document.addEventListener("cabinet:logout-cancelled", () => { loggingOut = false; });
+
 function connect() {
   if (typeof window.io !== "function") {
     showState("offline");
@@ -35,7 +44,12 @@ function connect() {
   socket.on("connect", () => showState("online"));
   socket.on("disconnect", () => showState("offline"));
   socket.on("connect_error", () => showState("offline"));
-  socket.on("session.ended", () => window.location.reload());
+  // Another device or the secretariat ended this session: show the login page. Not when this page
+  // is itself logging out: its own navigation to the login page is already under way, and a reload
+  // would abort it.
+  socket.on("session.ended", () => {
+    if (!loggingOut) window.location.reload();
+  });
   socket.on("document.recalled", closeRecalledDocument);
   return socket;
 }
@@ -51,45 +65,4 @@ if (!window.cabinet.socket) {
   });
 }
 
-// Notifications: the unread count in the top bar follows `notification.new` / `notification.read`
-// on the shared socket, and is re-read after a reconnection (events sent meanwhile were missed).
-const notifCount = document.getElementById("notif-count");
-const notifNumber = document.getElementById("notif-count-n");
-
-function showUnread(count) {
-  if (!notifCount || typeof count !== "number") return;
-  notifNumber.textContent = String(count);
-  notifCount.hidden = count <= 0;
-}
-
-function refreshUnread() {
-  fetch("/notifications/unread-count", { headers: { Accept: "application/json" }, credentials: "same-origin" })
-    .then((response) => (response.ok ? response.json() : null))
-    .then((body) => body && showUnread(body.unread))
-    .catch(() => {});
-}
-
-function watchNotifications(socket) {
-  if (!socket) return;
-  socket.on("notification.new", (note) => showUnread(note.unread));
-  socket.on("notification.read", (change) => showUnread(change.unread));
-  let connectedBefore = false;
-  socket.on("connect", () => {
-    if (connectedBefore) refreshUnread();
-    connectedBefore = true;
-  });
-}
-
-if (window.cabinet.socket) watchNotifications(window.cabinet.socket);
-else document.addEventListener("cabinet:socket", (event) => watchNotifications(event.detail));
-
-// On the notifications page, opening an unread one marks it read on the way (the link still works
-// without JavaScript; the "Mark as read" button does the same).
-document.addEventListener("click", (event) => {
-  const link = event.target.closest && event.target.closest("a[data-read-url]");
-  const list = link && link.closest("[data-csrf]");
-  if (!list) return;
-  const form = new FormData();
-  form.append("csrf_token", list.dataset.csrf);
-  navigator.sendBeacon(link.dataset.readUrl, form);
-});
+// The notification centre (badge, dropdown, live updates) lives in notifications.js.
