@@ -223,6 +223,14 @@ def test_scheduling_a_meeting_invites_each_participant_but_not_the_scheduler(cab
     assert notifications_of(cabinet["outsider"]) == []
 
 
+def test_a_meeting_entered_after_it_was_held_invites_nobody(cabinet):
+    held = schedule(cabinet["thuky"], chair=cabinet["pm"], members=[cabinet["tuphap"]],
+                    title="Phiên họp đã diễn ra", starts_in=-timedelta(days=28))
+    assert held.ends_at < utcnow()
+    assert kinds_of(cabinet["pm"], "meeting.invited") == []
+    assert kinds_of(cabinet["tuphap"], "meeting.invited") == []
+
+
 def test_a_new_time_tells_everyone_old_and_new_and_a_newcomer_gets_the_invitation(cabinet, meeting):
     old_start = meeting.starts_at
     new_start = old_start + timedelta(days=1, hours=2)
@@ -548,3 +556,27 @@ def test_the_api_lists_and_marks_ones_own_notifications(client, cabinet, meeting
     assert client.post(f"/api/v1/notifications/{theirs.id}/read", headers=headers).status_code == 404
     assert client.get("/api/v1/notifications?unread=maybe", headers=headers).status_code == 422
     assert client.get("/api/v1/notifications").status_code == 401
+
+
+def test_a_member_taken_off_the_meeting_is_told_and_the_others_are_not(cabinet, meeting):
+    assert cabinet["yte"].id in {p.user_id for p in meeting.participants}
+    kept = {p.user_id: p.role for p in meeting.participants if p.user_id != cabinet["yte"].id}
+    meetings.update_meeting(cabinet["thuky"], meeting.id, meeting_data(meeting, participants=kept))
+    [note] = kinds_of(cabinet["yte"], "meeting.removed")
+    assert meeting.title in note.title and note.url == "/meetings/"
+    assert "không còn" in note.title.lower() or "no longer" in note.title.lower()
+    for key in ("pm", "tuphap", "thuky"):
+        assert kinds_of(cabinet[key], "meeting.removed") == []
+
+
+def test_a_deputy_withdrawn_by_the_member_is_told(cabinet, meeting):
+    member, deputy = cabinet["tuphap"], cabinet["thu_truong"]
+    meetings.respond(member, meeting.id, attending=False, reason="Đi công tác", deputy_id=deputy.id)
+    participant = db.session.scalar(select(Participant).where(Participant.meeting_id == meeting.id,
+                                                              Participant.user_id == member.id))
+    meetings.decide_deputy(cabinet["pm"], meeting.id, participant.id, approve=True)
+    assert kinds_of(deputy, "meeting.removed") == []
+    meetings.respond(member, meeting.id, attending=True)  # the minister comes after all
+    [note] = kinds_of(deputy, "meeting.removed")
+    assert meeting.title in note.title
+    assert kinds_of(member, "meeting.removed") == []

@@ -1,16 +1,17 @@
 """What meetings and documents tell their people: the notifications written when something
 happens to a meeting (invitation, new time or place, cancellation, reminder) or to its documents
-(publication, recall).
+(publication, recall), and who was taken off a meeting.
 
 How these are wired, and why:
 
 * The meetings and documents services know nothing of notifications: they send a signal of
   :mod:`cabinet.core.signals` **after their commit** (``meeting_invited``, ``meeting_changed``,
-  ``meeting_cancelled``, ``documents_published``, ``document_recalled``). The handlers below,
-  connected when this module is imported (by ``create_app``), write the notifications in a
-  transaction of their own and commit; ``notify()`` then pushes them and queues the e-mail. This
-  is the pattern of the ballots' notices (``cabinet.jobs``): a change is never undone, nor its
-  request failed, because telling people about it failed — that is logged instead.
+  ``meeting_cancelled``, ``participant_removed``, ``documents_published``, ``document_recalled``).
+  The handlers below, connected when this module is imported (by ``create_app``), write the
+  notifications in a transaction of their own and commit; ``notify()`` then pushes them and
+  queues the e-mail. This is the pattern of the ballots' notices (``cabinet.jobs``): a change is
+  never undone, nor its request failed, because telling people about it failed — that is logged
+  instead.
 * The minutes service calls ``notify()`` inside its own transaction, an older pattern kept where
   it is: its notices are part of one step of a signing workflow.
 * The meeting reminder is a periodic job (:func:`remind_meetings`, run every minute by
@@ -113,12 +114,13 @@ def _on_meeting_invited(sender, meeting_id: int, user_ids: list[int], **_kwargs)
 
 def notify_invited(meeting_id: int, user_ids: list[int], actor_id: int | None = None) -> None:
     """``meeting.invited``: each invited person (not the one who scheduled it) is told the
-    meeting's title, time, place and their role, and asked to answer."""
+    meeting's title, time, place and their role, and asked to answer; not for a meeting that is
+    already over."""
     from cabinet.meetings.models import Meeting
 
     meeting = db.session.get(Meeting, meeting_id)
-    if meeting is None or meeting.is_cancelled:
-        return
+    if meeting is None or meeting.is_cancelled or meeting.ends_at <= utcnow():
+        return  # a meeting entered after it was held (its record) invites nobody
     wanted = set(user_ids) - {actor_id}
     invitees = [p for p in meeting.participants if p.user_id in wanted and p.user.active]
     for participant in invitees:
@@ -208,6 +210,35 @@ def notify_cancelled(meeting_id: int, actor_id: int | None = None) -> None:
                                    when=_when(meeting.starts_at)),
                            body=_("Reason: %(reason)s", reason=meeting.cancel_reason),
                            url=_meeting_url(meeting.id))
+    db.session.commit()
+
+
+@signals.participant_removed.connect
+def _on_participant_removed(sender, meeting_id: int, user_ids: list[int], **_kwargs) -> None:
+    _guarded(f"the people taken off meeting {meeting_id}", notify_removed, meeting_id, list(user_ids),
+             _actor_id(sender))
+
+
+def notify_removed(meeting_id: int, user_ids: list[int], actor_id: int | None = None) -> None:
+    """``meeting.removed``: someone who lost access to a meeting (taken off its participants, or a
+    deputy withdrawn or not approved) learns it here rather than from a page that no longer opens.
+    The link goes to their own meetings: the meeting itself is closed to them now."""
+    from cabinet.meetings.models import Meeting
+
+    meeting = db.session.get(Meeting, meeting_id)
+    if meeting is None or meeting.is_cancelled:
+        return  # a cancelled meeting has told everyone already
+    people = [user for uid in sorted(set(user_ids) - {actor_id})
+              if (user := db.session.get(User, uid)) is not None and user.active]
+    for locale, users in _by_locale(people).items():
+        with force_locale(locale):
+            service.notify([u.id for u in users], kind="meeting.removed",
+                           title=_("No longer on the list: %(title)s, %(when)s", title=meeting.title,
+                                   when=_when(meeting.starts_at)),
+                           body=_("You are no longer among the participants of this meeting; its "
+                                  "documents and its room are closed to you. Ask the secretariat if this "
+                                  "is a mistake."),
+                           url="/meetings/")
     db.session.commit()
 
 
