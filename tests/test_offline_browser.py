@@ -158,6 +158,39 @@ def test_a_member_reads_and_annotates_offline_and_the_changes_arrive_later(app, 
     assert [(p.user_id, p.stance) for p in positions] == [(trip["minister"], "agree")]
 
 
+def test_positions_saved_on_a_wifi_that_reaches_nothing_wait_on_the_tablet(app, cabinet, trip,  # noqa: F811
+                                                                          live_server):
+    """The tablet says it is online (navigator.onLine), but the server cannot be reached: the
+    positions wait on the device instead of ending on the browser's error page, and go once it
+    answers again."""
+    from playwright.sync_api import expect
+
+    meeting_id = trip["meeting"]
+    server = live_server(app)
+    with browser_session("offline-unreachable", server) as session:
+        page = session.page(server.url, "bt.quocphong", f"/meetings/{meeting_id}", viewport=TABLET,
+                            label="minister")
+        # (on the context: the service worker makes the request, and only the context sees it)
+        page.context.route("**/healthz", lambda route: route.abort("internetdisconnected"))
+        assert page.evaluate("navigator.onLine") is True
+        page.check(f"input[name=stance-{trip['item']}][value=comment]")
+        page.fill(f"textarea[name=comment-{trip['item']}]", "Chưa đủ cơ sở")
+        page.click("#positions button[type=submit]")
+        expect(page.locator("[data-role=positions-pending]")).to_be_visible()
+        expect(page.locator("#offline-pending")).to_have_attribute("data-count", "1")
+        assert page.url.endswith(f"/meetings/{meeting_id}")  # still on the page, the answers kept
+
+        page.context.unroute("**/healthz")
+        page.evaluate("window.dispatchEvent(new Event('online'))")  # as the tablet does on a new network
+        expect(page.locator("#offline-pending")).to_be_hidden(timeout=20000)
+        expect(page.locator(".flash-success")).to_be_visible()
+        assert page_errors(session) == [], page_errors(session)
+    server.stop()
+    positions = db.session.scalars(select(Position).where(Position.item_id == trip["item"])).all()
+    assert [(p.user_id, p.stance, p.comment) for p in positions] == [(trip["minister"], "comment",
+                                                                      "Chưa đủ cơ sở")]
+
+
 @SIZES
 def test_a_recalled_document_leaves_the_open_viewer_and_the_device(app, cabinet, trip, live_server,  # noqa: F811
                                                                    viewport):

@@ -400,6 +400,10 @@ function watchLogout() {
   const form = document.querySelector("form[data-offline-logout]");
   if (!form || !pending) return;
   form.addEventListener("submit", async (event) => {
+    if (form.dataset.reachable === "yes") { // the server answered: the ordinary form post
+      delete form.dataset.reachable;
+      return;
+    }
     event.preventDefault();
     const button = form.querySelector("button");
     if (button) button.disabled = true;
@@ -427,11 +431,39 @@ function watchPositions() {
   note.textContent = form.dataset.msgQueued;
   note.hidden = true;
   form.append(note);
-  form.addEventListener("submit", (event) => {
-    if (navigator.onLine !== false) return; // online: the ordinary form post
+  form.addEventListener("submit", async (event) => {
+    if (form.dataset.reachable === "yes") { // the server answered: the ordinary form post
+      delete form.dataset.reachable;
+      return;
+    }
     event.preventDefault();
-    queuePositions(form);
+    // The tablet may say it is online on a Wi-Fi that reaches nothing: a post that fails would
+    // leave the member on the browser's error page, their positions gone. Ask the server first.
+    const button = event.submitter instanceof HTMLButtonElement ? event.submitter : null;
+    if (button) button.disabled = true;
+    const reachable = navigator.onLine !== false && await serverReachable();
+    if (button) button.disabled = false;
+    if (reachable) {
+      form.dataset.reachable = "yes";
+      form.requestSubmit(button || undefined);
+    } else {
+      queuePositions(form);
+    }
   });
+}
+
+/** Whether the server answers now: its liveness probe, within a few seconds, never from a store. */
+async function serverReachable(ms = 4000) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), ms);
+  try {
+    const response = await fetch("/healthz", { cache: "no-store", signal: controller.signal });
+    return response.ok;
+  } catch (error) {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 // --- The "no connection" page ----------------------------------------------------------------
