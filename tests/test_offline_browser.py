@@ -158,8 +158,8 @@ def test_a_member_reads_and_annotates_offline_and_the_changes_arrive_later(app, 
     assert [(p.user_id, p.stance) for p in positions] == [(trip["minister"], "agree")]
 
 
-def test_positions_saved_on_a_wifi_that_reaches_nothing_wait_on_the_tablet(app, cabinet, trip,  # noqa: F811
-                                                                          live_server):
+def test_positions_saved_on_a_wifi_that_reaches_nothing_wait_on_the_tablet(app, cabinet, trip,
+                                                                          live_server):  # noqa: F811
     """The tablet says it is online (navigator.onLine), but the server cannot be reached: the
     positions wait on the device instead of ending on the browser's error page, and go once it
     answers again."""

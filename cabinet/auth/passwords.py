@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -20,15 +21,34 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password")
 MIN_LENGTH = 10
 
 
+def _off_the_event_loop(function, *args):
+    """Call ``function`` in a native thread when this process serves with gevent (gunicorn's
+    gevent worker), else here.
+
+    A hash takes ~0.13 s of CPU in C code that releases the GIL. Run on the event loop, it would
+    freeze every other greenlet of the worker for that long: each tablet's socket, and a request
+    holding the audit trail's lock, which then keeps every other writer waiting (at 08:00, when
+    the ministers log in together, bench/load.py showed exactly that). In gevent's thread pool
+    the loop goes on while the hash is computed."""
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is None or not monkey.is_module_patched("threading"):
+        return function(*args)
+    import gevent
+
+    return gevent.get_hub().threadpool.apply(function, args)
+
+
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _off_the_event_loop(_hasher.hash, password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
-    except (VerificationError, InvalidHashError):
+        verified = _off_the_event_loop(_hasher.verify, password_hash or _DUMMY_HASH, password)
+    # (UnicodeEncodeError: a hash damaged in the database, with characters no hash has)
+    except (VerificationError, InvalidHashError, UnicodeEncodeError):
         return False
+    return verified and password_hash is not None
 
 
 def needs_rehash(password_hash: str) -> bool:
