@@ -9,8 +9,12 @@ tests/test_offline_browser.py.
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
+from cabinet.audit.models import AuditEntry
 from cabinet.documents import service as documents
+from cabinet.documents.models import DocumentRead
+from cabinet.extensions import db
 from cabinet.offline import service as offline
 from tests.conftest import csrf_token, login
 from tests.meeting_factories import schedule
@@ -190,6 +194,35 @@ def test_documents_that_may_travel_are_not_marked(client, cleared, dossier):
         assert response.status_code == 200
         assert "X-Cabinet-Offline" not in response.headers
         assert response.headers["Cache-Control"] == "no-store"  # the HTTP cache never keeps them
+
+
+def test_storing_is_audited_as_storing_and_does_not_count_as_reading(client, cleared, dossier):
+    """The secretariat's "who has read the dossier" must not count a member whose tablet only
+    stored it; the audit trail says what happened: the PDF went to that device."""
+    _meeting, ids = dossier
+    minister = cleared["top"]
+    login(client, "bt.quocphong")
+    stored = client.get(f"/documents/{ids['mat']}/content", headers={"X-Cabinet-Purpose": "offline"})
+    assert stored.status_code == 200 and stored.data.startswith(b"%PDF")
+    [entry] = audit_entries(minister, ids["mat"])
+    assert entry.action == "document.stored_offline" and entry.details["watermarked"] is True
+    assert read_mark(minister, ids["mat"]) is None
+
+    assert client.get(f"/documents/{ids['mat']}/content").status_code == 200  # opened in the viewer
+    assert [e.action for e in audit_entries(minister, ids["mat"])] == ["document.stored_offline",
+                                                                      "document.viewed"]
+    assert read_mark(minister, ids["mat"]) is not None
+
+
+def audit_entries(user, document_id: int) -> list[AuditEntry]:
+    return list(db.session.scalars(select(AuditEntry).where(
+        AuditEntry.actor_id == user.id, AuditEntry.object_type == "document",
+        AuditEntry.object_id == str(document_id)).order_by(AuditEntry.seq)))
+
+
+def read_mark(user, document_id: int) -> DocumentRead | None:
+    return db.session.scalar(select(DocumentRead).where(DocumentRead.user_id == user.id,
+                                                        DocumentRead.document_id == document_id))
 
 
 def test_a_refused_secret_document_says_nothing_about_offline(client, cabinet, dossier):

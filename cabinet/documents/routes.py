@@ -164,7 +164,9 @@ _send = send_content  # the name the JSON API first imported
 @bp.route("/documents/<int:document_id>/content")
 @login_required
 def content(document_id: int):
-    return send_content(service.open_content(_me(), document_id, download=False))
+    # Sent by the service worker when it stores the meeting for offline reading (static/js/sw.js).
+    to_store = request.headers.get("X-Cabinet-Purpose") == "offline"
+    return send_content(service.open_content(_me(), document_id, download=False, to_store=to_store))
 
 
 @bp.route("/documents/<int:document_id>/download")

@@ -342,8 +342,12 @@ def _record_read(user: User, document_id: int, version_number: int) -> None:
         read.version_number = max(read.version_number, version_number)
 
 
-def open_content(user: User, document_id: int, *, download: bool = False) -> Content:
+def open_content(user: User, document_id: int, *, download: bool = False, to_store: bool = False) -> Content:
     """Check access, prepare the file to send, audit the read and mark it read.
+
+    ``to_store``: the PDF goes to the member's device for reading offline (the service worker asks
+    for it when a meeting is made available offline), not before their eyes: it is audited as
+    ``document.stored_offline`` and the document is not marked read.
 
     Viewing (``download=False``) gives the PDF inline. Downloading gives the original file (PDF or
     DOCX) as an attachment — except for classified documents, which are only ever served as the
@@ -372,11 +376,13 @@ def open_content(user: User, document_id: int, *, download: bool = False) -> Con
         # Access is checked again in the transaction that records the read: a recall that landed
         # while the watermark was drawn wins.
         document = get_document(user, document_id)
-        audit.record("document.downloaded" if download else "document.viewed", actor=user,
-                     object_type="document", object_id=document.id,
+        action = ("document.downloaded" if download else
+                  "document.stored_offline" if to_store else "document.viewed")
+        audit.record(action, actor=user, object_type="document", object_id=document.id,
                      details={"version": content.version_number, "sha256": sha, "secrecy": document.secrecy,
                               "watermarked": classified, "meeting_id": document.meeting_id})
-        _record_read(user, document.id, content.version_number)
+        if action != "document.stored_offline":
+            _record_read(user, document.id, content.version_number)
         db.session.commit()
     except BaseException:
         if content.stream is not None:
