@@ -480,6 +480,33 @@ def test_a_classified_draft_downloaded_from_the_page_carries_the_readers_waterma
         {"format": "pdf", "secrecy": "mat", "watermarked": True}
     docx = chair.get(f"/minutes/{draft.id}/minutes.docx")
     assert docx.status_code == 200 and _audit("minutes.exported")[-1].details["format"] == "docx"
+    assert _audit("minutes.exported")[-1].details["watermarked"] is True
+    assert _docx_marked_for(docx.get_data(), cabinet["pm"])
+
+
+def _docx_marked_for(data: bytes, reader) -> bool:
+    """The reader's line in the footer of every page of a DOCX, the first page's included."""
+    import docx as python_docx
+
+    document = python_docx.Document(io.BytesIO(data))
+    parts = [re.escape(p) for p in ("MẬT", reader.full_name, reader.organisation) if p]
+    line = re.compile(" · ".join([*parts, r"\d\d:\d\d:\d\d \d\d/\d\d/\d{4}"]))
+    footers = [f for s in document.sections for f in (s.footer, s.first_page_footer)]
+    return all(any(line.search(p.text) for p in footer.paragraphs) for footer in footers)
+
+
+def test_the_docx_of_unclassified_minutes_carries_no_mark(app, cabinet, draft):
+    chair, _token = as_user(app, "thutuong")
+    docx = chair.get(f"/minutes/{draft.id}/minutes.docx")
+    assert docx.status_code == 200 and _audit("minutes.exported")[-1].details["watermarked"] is False
+    footers = [f for s in python_docx_sections(docx.get_data()) for f in (s.footer, s.first_page_footer)]
+    assert all(cabinet["pm"].full_name not in p.text for f in footers for p in f.paragraphs)
+
+
+def python_docx_sections(data: bytes):
+    import docx as python_docx
+
+    return python_docx.Document(io.BytesIO(data)).sections
 
 
 def test_the_signed_file_of_classified_minutes_is_byte_identical_to_the_stored_one(

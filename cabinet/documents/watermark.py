@@ -223,3 +223,35 @@ def watermark_bytes(data: bytes, mark: Watermark) -> bytes:
     out = io.BytesIO()
     watermark_pdf(io.BytesIO(data), out, mark)
     return out.getvalue()
+
+
+def watermark_docx(data: bytes, mark: Watermark) -> bytes:
+    """``data`` (a DOCX, such as exported minutes) with ``mark``'s line (stamp · viewer ·
+    organisation · time) in the footer of every page, the first page's included.
+
+    A DOCX is there to be edited: the line says whose copy it is and when it left the system, it
+    cannot stop someone deleting it. The record that cannot be edited is the audit trail's
+    ``minutes.exported`` entry, written for every export."""
+    import docx
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.shared import Pt, RGBColor
+
+    document = docx.Document(io.BytesIO(data))
+    for section in document.sections:
+        footers = [section.footer]
+        if section.different_first_page_header_footer:
+            footers.append(section.first_page_footer)
+        if document.settings.odd_and_even_pages_header_footer:
+            footers.append(section.even_page_footer)
+        for footer in footers:
+            footer.is_linked_to_previous = False
+            paragraph = footer.paragraphs[0] if footer.paragraphs and not footer.paragraphs[0].text \
+                else footer.add_paragraph()
+            paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+            run = paragraph.add_run(mark.line)
+            run.bold = True
+            run.font.size = Pt(9)
+            run.font.color.rgb = RGBColor(0xA5, 0x0E, 0x24)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()

@@ -43,7 +43,7 @@ from cabinet.core.scanning import scan_bytes, throttle_upload
 from cabinet.core.timeutil import as_utc, utcnow
 from cabinet.core.types import MAX_ID
 from cabinet.documents.service import SECRECY_STAMPS, end_read_transaction
-from cabinet.documents.watermark import Watermark, reader_mark, watermark_bytes
+from cabinet.documents.watermark import Watermark, reader_mark, watermark_bytes, watermark_docx
 from cabinet.extensions import db
 from cabinet.live import service as live
 from cabinet.meetings import access
@@ -651,7 +651,8 @@ def export(actor: User, minutes_id: int, fmt: str, *, notice: bool = False) -> E
     every signature so far): never watermarked, or the signatures would break. A draft is rendered
     on the fly and says DỰ THẢO on every page. The PDF of classified minutes not yet signed (a
     draft, a finalized version awaiting its first signature, the conclusion notice) carries the
-    reader's watermark on every page, as a classified document does.
+    reader's watermark on every page, as a classified document does; the DOCX of classified minutes
+    carries the reader's line in the footer of every page, signed or not.
     """
     if fmt not in ("pdf", "docx"):
         raise ValidationError(_("Unknown format: ask for pdf or docx."))
@@ -659,7 +660,8 @@ def export(actor: User, minutes_id: int, fmt: str, *, notice: bool = False) -> E
     kind = "notice" if notice else "minutes"
     stored = None if notice or fmt != "pdf" else (minutes.signed_sha256 or minutes.pdf_sha256)
     signed = stored is not None and minutes.signed_sha256 is not None
-    mark = _reader_mark(actor, minutes) if fmt == "pdf" and not signed else None
+    # Only the signed PDF goes out unmarked (byte-exact); the DOCX is made afresh at every export.
+    mark = None if signed else _reader_mark(actor, minutes)
     data = None
     if stored is None:
         data = record.notice_data(minutes) if notice else record.minutes_data(minutes)
@@ -681,7 +683,7 @@ def export(actor: User, minutes_id: int, fmt: str, *, notice: bool = False) -> E
             content = documents.minutes_docx(data) if fmt == "docx" else documents.minutes_pdf(data)[0]
         digest = stored or hashlib.sha256(content).hexdigest()  # of the text, before the watermark
         if mark is not None:
-            content = watermark_bytes(content, mark)
+            content = watermark_bytes(content, mark) if fmt == "pdf" else watermark_docx(content, mark)
         get(actor, minutes_id)  # access again, in the transaction that audits the read
         audit.record("minutes.exported", actor=actor, object_type="minutes", object_id=minutes_id,
                      details={**audit_details, "sha256": digest})
