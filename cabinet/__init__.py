@@ -12,7 +12,7 @@ from pathlib import Path
 from flask import Flask
 
 from cabinet.config import build_config
-from cabinet.core.database import install_sqlite_tuning
+from cabinet.core.database import install_postgres_holding, install_sqlite_tuning
 from cabinet.extensions import babel, csrf, db, limiter, login_manager, migrate, socketio
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +41,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     install_sqlite_tuning()
+    install_postgres_holding()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)

@@ -11,7 +11,10 @@ therefore held from that insert to the commit, not for the rest of the request: 
 meeting day of bench/load.py) every writer queued behind transactions that had taken the lock
 early and were still working, and the connection pools ran dry. The entry's ``seq`` and ``hash``
 are known once the caller has committed (``chained_seq()``). An entry recorded inside a
-savepoint that is rolled back is dropped with it.
+savepoint that is rolled back is dropped with it. Under gevent, from the moment the lock is
+granted to the commit, the connection does not yield to other greenlets
+(:func:`cabinet.core.database.hold_the_loop`): the lock is held for the time of three round trips
+to the server, not for as long as the worker's other greenlets keep its loop busy.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session, SessionTransaction
 
 from cabinet.audit.models import GENESIS_HASH, AuditEntry
+from cabinet.core.database import hold_the_loop
 from cabinet.core.timeutil import utcnow
 from cabinet.extensions import db
 
@@ -107,6 +111,7 @@ def _append_pending(session: Session) -> None:
     session.flush()  # the change itself first, outside the lock: it may wait for row locks
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
+        hold_the_loop(session.connection())  # under gevent: no yielding until the commit is done
     last = session.execute(
         select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
     ).first()
