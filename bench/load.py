@@ -3,7 +3,7 @@ at once, each with its tablets logging in, joining the room, opening the dossier
 and answering opinion ballots, next to a bare python-socketio server driven the same way in the same run.
 
     .venv/bin/python bench/load.py [--meetings 20] [--tablets 30] [--workers 2] [--rounds 3]
-                                   [--duration 60] [--ramp 60] [--ballots 5] [--annotations 2]
+                                   [--duration 300] [--ramp 300] [--ballots 5] [--annotations 2]
                                    [--cheap-passwords] [--no-baseline] [--profile DIR] [--keep]
 
 Needs the bench extra (``.venv/bin/pip install -e '.[bench]'``), PostgreSQL (``--database-url``: a
@@ -1333,10 +1333,12 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2,
                         help="web worker processes (gunicorn, one gevent worker each)")
     parser.add_argument("--rounds", type=int, default=3, help="votes per meeting")
-    parser.add_argument("--duration", type=float, default=60,
+    parser.add_argument("--duration", type=float, default=300,
                         help="seconds of meeting after the dossier is open: votes start evenly over it, "
                              "annotations and ballot answers come at random moments in it")
-    parser.add_argument("--ramp", type=float, default=60, help="tablets arrive at random moments within this")
+    parser.add_argument("--ramp", type=float, default=300,
+                        help="tablets arrive at random moments within this (60: the stress day, see "
+                             "docs/performance.md)")
     parser.add_argument("--spread", type=float, default=5,
                         help="members cast within this many seconds of a vote's opening")
     parser.add_argument("--ballots", type=int, default=5,

@@ -21,21 +21,29 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password")
 MIN_LENGTH = 10
 
 
+_hashing_thread = None  # gevent's ThreadPool of one, made at the first hash in a gevent worker
+
+
 def _off_the_event_loop(function, *args):
-    """Call ``function`` in a native thread when this process serves with gevent (gunicorn's
-    gevent worker), else here.
+    """Call ``function`` in this worker's hashing thread when the process serves with gevent
+    (gunicorn's gevent worker), else here.
 
     A hash takes ~0.13 s of CPU in C code that releases the GIL. Run on the event loop, it would
     freeze every other greenlet of the worker for that long: each tablet's socket, and a request
     holding the audit trail's lock, which then keeps every other writer waiting (at 08:00, when
-    the ministers log in together, bench/load.py showed exactly that). In gevent's thread pool
-    the loop goes on while the hash is computed."""
+    the ministers log in together). In a thread the loop goes on meanwhile. One thread, not
+    gevent's pool of ten: ten hashes at once would share the cores with the loop thread ten to
+    one, and everything else in the worker would slow down more than when the hashes blocked it
+    (bench/load.py measured both). Logins queue for that thread, cooperatively."""
+    global _hashing_thread
     monkey = sys.modules.get("gevent.monkey")
     if monkey is None or not monkey.is_module_patched("threading"):
         return function(*args)
-    import gevent
+    if _hashing_thread is None:
+        from gevent.threadpool import ThreadPool
 
-    return gevent.get_hub().threadpool.apply(function, args)
+        _hashing_thread = ThreadPool(1)
+    return _hashing_thread.apply(function, args)
 
 
 def hash_password(password: str) -> str:
